@@ -1,0 +1,3 @@
+"""optsched: placement, rescheduling and sizing for cloud clusters."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Checkers behind :func:`optsched.validate.validate`, one module per problem family."""
