@@ -1,7 +1,11 @@
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# The editable install is strict (a link tree under build/), so it is redone
+# whenever the set of package files changes.
+FILESET := $(shell find optsched solvers gnn api datasets -type f -not -path '*/__pycache__/*' 2>/dev/null | sort | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(FILESET)
+LINKTREE = $(firstword $(wildcard build/__editable__.optsched-*))
 
 .PHONY: install serve test test-all check lint typecheck bench clean
 
@@ -9,10 +13,11 @@ $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 not found; set PY=..." >&2; exit 1; }
 	$(PY) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
+	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,17 +26,17 @@ serve: $(STAMP)
 	$(BIN)/optsched serve
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/pytest
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -m ''
+	$(BIN)/pytest -m ''
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy optsched solvers gnn api datasets
+	cd $(LINKTREE) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p optsched
 
 check: lint typecheck test
 
