@@ -111,7 +111,7 @@ class CpsatSensitivity:
         greedy = result_for(problem, self.name, hint, failed, Status.FEASIBLE, t0)
         m, x, z, top = _build(problem)
         for (pid, gid), v in x.items():
-            m.add_hint(v, hint.get(pid) == gid)
+            m.add_hint(v, int(hint.get(pid) == gid))
         sizes = {name: len(parts) for name, parts in problem.models().items()}
         levels = [(sum(sizes[n] * v for n, v in z.items()), True), (sum(top.values()), False)]
         proven, assignment = True, None
@@ -134,7 +134,7 @@ class CpsatSensitivity:
             assignment = {pid: gid for (pid, gid), var in x.items() if solver.value(var)}
             m.clear_hints()
             for (pid, gid), var in x.items():
-                m.add_hint(var, assignment.get(pid) == gid)
+                m.add_hint(var, int(assignment.get(pid) == gid))
         if assignment is None:
             return replace(
                 greedy,
