@@ -117,7 +117,7 @@ def group_options(model: str, sig: tuple[tuple[str, int, bool], ...]) -> list[Op
         kept_pl = [idle[k] for k in kept]
         base = tuple(sorted(busy + kept_pl))
         destroyed = len(idle) - len(kept)
-        if destroyed == 0 and idle:
+        if destroyed == 0:  # no change: reuse idle instances, create nothing
             cap = Counter(p for p, _ in kept_pl)
             opts.append(Option(kept, (), tuple(sorted(cap.items())), True, False, 0))
         for comp in maximal_completions(model, base):
