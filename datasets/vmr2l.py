@@ -55,7 +55,9 @@ SHIPPED = ("medium", "large")
 def shipped_path(name: str) -> Path:
     """Path of a shipped snapshot (``medium`` or ``large``)."""
     if name not in SHIPPED:
-        raise DomainError("dataset", f"unknown shipped snapshot {name!r}; known: {', '.join(SHIPPED)}")
+        raise DomainError(
+            "dataset", f"unknown shipped snapshot {name!r}; known: {', '.join(SHIPPED)}"
+        )
     ref = importlib_resources.files("optsched.datasets") / "vmr2l" / f"{name}.json"
     return Path(str(ref))
 
@@ -81,7 +83,14 @@ def load_vmr2l(source: str | Path | Mapping[str, Any]) -> Snapshot:
         for vi, vm in enumerate(cluster.get("vm_instance") or []):
             vms_by_host.setdefault(str(vm.get("host_id")), []).append((vi, vm))
         for hi, host in enumerate(cluster.get("host_info") or []):
-            nodes.append(_node(host, name, f"{where}.host_info[{hi}]", vms_by_host.get(str(host.get("node_id")), [])))
+            nodes.append(
+                _node(
+                    host,
+                    name,
+                    f"{where}.host_info[{hi}]",
+                    vms_by_host.get(str(host.get("node_id")), []),
+                )
+            )
         for vi, vm in enumerate(cluster.get("vm_instance") or []):
             item, assignment = _vm(vm, name, f"{where}.vm_instance[{vi}]", sets)
             items.append(item)
@@ -97,7 +106,9 @@ def _num(value: Any, where: str) -> float:
     return float(value)
 
 
-def _node(host: Mapping[str, Any], cluster: str, where: str, vms: list[tuple[int, Mapping[str, Any]]]) -> Node:
+def _node(
+    host: Mapping[str, Any], cluster: str, where: str, vms: list[tuple[int, Mapping[str, Any]]]
+) -> Node:
     node_id = host.get("node_id")
     if not isinstance(node_id, str) or not node_id:
         raise DomainError(f"{where}.node_id", "must be a non-empty string")
@@ -127,8 +138,17 @@ def _node(host: Mapping[str, Any], cluster: str, where: str, vms: list[tuple[int
             )
         )
     capacity = {
-        CPU_CORES: int(_num(host.get("node_cpu", sum(n.capacity[CPU_CORES] for n in numa)), f"{where}.node_cpu")),
-        MEMORY_MB: int(_num(host.get("node_mem_mb", sum(n.capacity[MEMORY_MB] for n in numa)), f"{where}.node_mem_mb")),
+        CPU_CORES: int(
+            _num(
+                host.get("node_cpu", sum(n.capacity[CPU_CORES] for n in numa)), f"{where}.node_cpu"
+            )
+        ),
+        MEMORY_MB: int(
+            _num(
+                host.get("node_mem_mb", sum(n.capacity[MEMORY_MB] for n in numa)),
+                f"{where}.node_mem_mb",
+            )
+        ),
     }
     reserved = {r: sum(n.reserved[r] for n in numa) for r in (CPU_CORES, MEMORY_MB)}
     labels = {HOSTNAME_KEY: node_id, CLUSTER_KEY: cluster}
@@ -145,7 +165,9 @@ def _node(host: Mapping[str, Any], cluster: str, where: str, vms: list[tuple[int
     )
 
 
-def _vm(vm: Mapping[str, Any], cluster: str, where: str, sets: Mapping[str, tuple[str, str]]) -> tuple[Item, Assignment]:
+def _vm(
+    vm: Mapping[str, Any], cluster: str, where: str, sets: Mapping[str, tuple[str, str]]
+) -> tuple[Item, Assignment]:
     vm_id = vm.get("instance_id")
     if not isinstance(vm_id, str) or not vm_id:
         raise DomainError(f"{where}.instance_id", "must be a non-empty string")

@@ -67,10 +67,15 @@ def utilization(snapshot: Snapshot | CompiledCluster) -> dict[str, float]:
     cc = snapshot if isinstance(snapshot, CompiledCluster) else compile_snapshot(snapshot)
     cap = cc.capacity.sum(axis=0)
     used = cc.used().sum(axis=0)
-    return {r: (float(used[i]) / float(cap[i]) if cap[i] > 0 else 0.0) for i, r in enumerate(cc.resources)}
+    return {
+        r: (float(used[i]) / float(cap[i]) if cap[i] > 0 else 0.0)
+        for i, r in enumerate(cc.resources)
+    }
 
 
-def placed_by_priority(snapshot: Snapshot, assignments: Mapping[str, object] | None = None) -> dict[int, int]:
+def placed_by_priority(
+    snapshot: Snapshot, assignments: Mapping[str, object] | None = None
+) -> dict[int, int]:
     """Number of placed items per priority (descending priority order)."""
     placed = snapshot.assignments if assignments is None else assignments
     counts = Counter(it.priority for it in snapshot.items if it.item_id in placed)
@@ -79,4 +84,8 @@ def placed_by_priority(snapshot: Snapshot, assignments: Mapping[str, object] | N
 
 def plan_counts(plan: Plan) -> dict[str, int]:
     """Evictions, moves and placements in a plan."""
-    return {"evictions": len(plan.evictions), "moves": len(plan.moves), "placements": len(plan.placements)}
+    return {
+        "evictions": len(plan.evictions),
+        "moves": len(plan.moves),
+        "placements": len(plan.placements),
+    }

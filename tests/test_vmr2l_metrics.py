@@ -35,16 +35,35 @@ def _tiny(free0: float, free1: float, status: str = "ACTIVE") -> dict:
                         "node_cpu": 88,
                         "node_mem_mb": 200,
                         "numa": [
-                            {"node": 0, "total_cpu": 44, "free_cpu": free0, "memory_huge_total_mb": 100, "memory_huge_free_mb": 90},
-                            {"node": 1, "total_cpu": 44, "free_cpu": free1, "memory_huge_total_mb": 100, "memory_huge_free_mb": 100},
+                            {
+                                "node": 0,
+                                "total_cpu": 44,
+                                "free_cpu": free0,
+                                "memory_huge_total_mb": 100,
+                                "memory_huge_free_mb": 90,
+                            },
+                            {
+                                "node": 1,
+                                "total_cpu": 44,
+                                "free_cpu": free1,
+                                "memory_huge_total_mb": 100,
+                                "memory_huge_free_mb": 100,
+                            },
                         ],
                         "rack_id": 1,
                     }
                 ],
                 "vm_instance": [
-                    {"instance_id": "vm_0", "host_id": "pm_0", "numa": [{"node": 0, "cpu": 4, "mem_mb": 10}], "allow_migration": 0}
+                    {
+                        "instance_id": "vm_0",
+                        "host_id": "pm_0",
+                        "numa": [{"node": 0, "cpu": 4, "mem_mb": 10}],
+                        "allow_migration": 0,
+                    }
                 ],
-                "other_requirement": {"deployment_set": [{"name": "ds", "granularity": "rack", "vm_list": ["vm_0"]}]},
+                "other_requirement": {
+                    "deployment_set": [{"name": "ds", "granularity": "rack", "vm_list": ["vm_0"]}]
+                },
             }
         ]
     }
