@@ -85,18 +85,28 @@ def _clashes(state: FinalState, owner_id: str, other_id: str) -> list[int]:
     return out
 
 
-def check_affinity(state: FinalState, changed: set[str], report: ValidationReport) -> None:
-    """Add ``affinity`` and ``anti_affinity`` violations for ``changed`` items."""
-    for item_id in sorted(changed):
+def _later(step_of: Mapping[str, int], a: str, b: str) -> str:
+    """Of two items, the one the plan put in place last (unmoved items first)."""
+    return max((a, b), key=lambda i: step_of.get(i, -1))
+
+
+def check_affinity(state: FinalState, step_of: Mapping[str, int], report: ValidationReport) -> None:
+    """Add ``affinity`` and ``anti_affinity`` violations for the items the plan
+    put on a new node (the keys of ``step_of``: item -> step that put it on
+    its final node). An anti-affinity clash is reported against the item of
+    the pair placed last, at its step."""
+    changed = sorted(step_of)
+    for item_id in changed:
         item = state.items[item_id]
         if item.affinity:
             ok, why = _affinity_ok(state, item)
             if not ok:
                 node = state.node_of[item_id]
-                report.add("affinity", f"{item_id} on {node}: {why}", item_id=item_id, node=node)
+                msg = f"{item_id} on {node}: {why}"
+                report.add("affinity", msg, item_id=item_id, node=node, step=step_of[item_id])
     with_terms = [i for i in state.node_of if state.items[i].anti_affinity]
     seen: set[tuple[str, int, str]] = set()
-    for item_id in sorted(changed):
+    for item_id in changed:
         own = state.items[item_id].anti_affinity
         pairs = [(item_id, o) for o in state.node_of if o != item_id] if own else []
         pairs += [(o, item_id) for o in with_terms if o != item_id]
@@ -106,10 +116,12 @@ def check_affinity(state: FinalState, changed: set[str], report: ValidationRepor
                     continue
                 seen.add((owner_id, i, other_id))
                 key = state.items[owner_id].anti_affinity[i].topology_key
+                last = _later(step_of, owner_id, other_id)
                 report.add(
                     "anti_affinity",
                     f"{other_id} shares {key}={state.domain(owner_id, key)} with {owner_id}, "
                     f"against {owner_id}'s anti-affinity term {i}",
-                    item_id=item_id,
-                    node=state.node_of[item_id],
+                    item_id=last,
+                    node=state.node_of[last],
+                    step=step_of[last],
                 )

@@ -46,7 +46,9 @@ class Outcome:
     usage: Usage
     moves: int = 0
     evicted: list[str] = field(default_factory=list)
-    changed: set[str] = field(default_factory=set)
+    # items the plan put on a node other than their initial one -> the step
+    # that put them on their final node
+    placed_at: dict[str, int] = field(default_factory=dict)
 
 
 def _key(a: Assignment | None) -> tuple[str, tuple[int, ...]] | None:
@@ -61,6 +63,7 @@ class _Walk:
         self.out = Outcome(where=dict(snapshot.assignments), usage=Usage(snapshot))
         self.overloads: list[tuple[int, str, Unit, str, int, int]] = []
         self.disrupted: Counter[str] = Counter()
+        self.last_step: dict[str, int] = {}
 
     def add(
         self, code: str, msg: str, step: int, item: str | None = None, node: str | None = None
@@ -170,6 +173,7 @@ class _Walk:
             return
         usage.add(item, dst, +1)
         self.out.where[iid] = dst
+        self.last_step[iid] = i
         for unit in usage.units_of(dst):
             for res, used, lim in usage.over(unit):
                 self.overloads.append((i, iid, unit, res, used, lim))
@@ -186,8 +190,8 @@ class _Walk:
                 msg = f"{n} items of {owner} moved or evicted, budget {budget}"
                 self.report.add("disruption_budget", msg)
         before = self.snapshot.assignments
-        self.out.changed = {
-            iid
+        self.out.placed_at = {
+            iid: self.last_step[iid]
             for iid, a in self.out.where.items()
             if iid not in before or before[iid].node != a.node
         }

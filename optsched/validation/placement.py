@@ -104,7 +104,7 @@ def validate_placement(problem: PodPlacement, result: SolveResult) -> Validation
         items={it.item_id: it for it in snapshot.items},
         node_of={iid: a.node for iid, a in out.where.items()},
     )
-    check_affinity(state, out.changed, report)
+    check_affinity(state, out.placed_at, report)
     check_unplaced(snapshot, out, result, report)
     report.metrics, report.objective = placement_metrics(snapshot, out)
     return report

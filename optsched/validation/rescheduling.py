@@ -90,7 +90,7 @@ def validate_rescheduling(problem: VmRescheduling, result: SolveResult) -> Valid
     snapshot = problem.snapshot
     out = walk_plan(snapshot, result.plan, _rules(problem), report)
     node_of = {iid: a.node for iid, a in out.where.items()}
-    check_affinity(_final_state(snapshot, node_of), out.changed, report)
+    check_affinity(_final_state(snapshot, node_of), out.placed_at, report)
     check_unplaced(snapshot, out, result, report)
     rate = fragment_rate(problem, out.usage)
     report.objective = rate
