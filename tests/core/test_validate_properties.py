@@ -277,8 +277,9 @@ def vms(draw: st.DrawFn) -> Vms:
 def _initial(
     items: list[Item], moves: list[Action], final: dict[str, Assignment]
 ) -> dict[str, Assignment]:
-    first = {}
+    first: dict[str, Assignment] = {}
     for m in moves:
+        assert m.source is not None
         first.setdefault(m.item_id, m.source)
     return {v.item_id: first.get(v.item_id, final[v.item_id]) for v in items}
 
@@ -291,9 +292,9 @@ def test_valid_moves_validate_and_rate_matches_metrics(case: Vms, fragment: int)
     )
     report = validate(problem, result(*case.moves))
     assert report.ok, report.summary()
-    final = case.snapshot.with_assignments(
-        problem.snapshot.assignments | {m.item_id: m.target for m in case.moves}
-    )
+    final_where = dict(problem.snapshot.assignments)
+    final_where.update({m.item_id: m.target for m in case.moves if m.target is not None})
+    final = case.snapshot.with_assignments(final_where)
     assert report.objective == metrics.fragment_rate(final, fragment_cores=fragment)
     assert report.metrics["moves"] == len(case.moves)
 
