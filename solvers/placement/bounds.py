@@ -12,6 +12,7 @@ most the lexicographic maximum of ``x_t <= count_t`` with
 from __future__ import annotations
 
 import numpy as np
+
 from optsched.solvers.placement.score import tier_weights, tiers
 from optsched.solvers.placement.topology import Topology
 

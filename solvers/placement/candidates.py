@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from optsched.solvers.placement.classes import ItemClass
-from optsched.solvers.placement.topology import Topology
 
 from optsched.model import HOSTNAME_KEY, Assignment
+from optsched.solvers.placement.classes import ItemClass
+from optsched.solvers.placement.topology import Topology
 
 MIN_PRUNED_CANDIDATES = 4
 

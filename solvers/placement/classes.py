@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from optsched.solvers.placement.topology import Topology
 
 Slot = tuple[int, tuple[int, ...]]  # node index, NUMA nodes

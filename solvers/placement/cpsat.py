@@ -12,9 +12,10 @@
 4. Extract the assignment, order the plan, explain what stays unplaced.
 
 Status: OPTIMAL when every stage was proven optimal on a losslessly pruned
-model; FEASIBLE otherwise, with ``best_bound`` an upper bound on the folded
-level-1 objective (from CP-SAT when the model is lossless, else the pooled
-capacity bound of :mod:`.bounds`). ``stats['level1_proven']`` says whether
+model; FEASIBLE otherwise. ``objective`` is the folded level 1 over the
+items left unplaced (:func:`.outcome.make_result`) and ``best_bound`` a
+lower bound on it, from CP-SAT's bound when the model is lossless and the
+pooled capacity bound of :mod:`.bounds` always. ``stats['level1_proven']`` says whether
 no answer places more items per priority tier.
 """
 
@@ -25,6 +26,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ortools.sat.python import cp_model
+
+from optsched import names
+from optsched.budget import Budget
+from optsched.errors import ConfigError
+from optsched.model import Assignment
+from optsched.problems import PodPlacement
+from optsched.registry import register
+from optsched.results import SolveResult, Status
+from optsched.solver import Capabilities, SolverKind
 from optsched.solvers._cpsat import make_solver, map_status
 from optsched.solvers.placement.bounds import pooled_placed_bound
 from optsched.solvers.placement.candidates import arrival_masks, prune, symmetric_groups
@@ -37,16 +48,6 @@ from optsched.solvers.placement.objective import Stage, disruption_stage, placem
 from optsched.solvers.placement.outcome import make_result, tier_counts
 from optsched.solvers.placement.score import evaluate, tier_weights
 from optsched.solvers.placement.topology import Topology, build_topology
-from ortools.sat.python import cp_model
-
-from optsched import names
-from optsched.budget import Budget
-from optsched.errors import ConfigError
-from optsched.model import Assignment
-from optsched.problems import PodPlacement
-from optsched.registry import register
-from optsched.results import SolveResult, Status
-from optsched.solver import Capabilities, SolverKind
 
 DEFAULT_MAX_PAIRS = 150_000
 LEVEL1_SHARE = 0.6  # of the time left after building, for the level-1 stages
@@ -221,7 +222,7 @@ class CpsatPlacement:
             solver=self.name,
             status=status,
             wall_time_s=wall,
-            best_bound=float(max(bound, primary)),
+            placed_bound=max(bound, primary),
             message=message,
             stats=stats,
         )

@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 
+from optsched.model import Assignment
 from optsched.solvers.placement.classes import ItemClass, Slot
 from optsched.solvers.placement.model import PlacementModel
-
-from optsched.model import Assignment
 
 
 def assignment_from_counts(

@@ -15,9 +15,6 @@ import time
 from typing import Any
 
 import numpy as np
-from optsched.solvers.placement.outcome import make_result
-from optsched.solvers.placement.state import ClusterState
-from optsched.solvers.placement.topology import Topology, build_topology
 
 from optsched import names
 from optsched.budget import Budget
@@ -27,6 +24,9 @@ from optsched.problems.base import ProblemKind
 from optsched.registry import register
 from optsched.results import SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
+from optsched.solvers.placement.outcome import make_result
+from optsched.solvers.placement.state import ClusterState
+from optsched.solvers.placement.topology import Topology, build_topology
 
 PLACEMENT_KINDS = frozenset({ProblemKind.POD_PLACEMENT, ProblemKind.VM_PLACEMENT})
 

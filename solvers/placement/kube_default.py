@@ -22,6 +22,14 @@ import time
 from typing import Any
 
 import numpy as np
+
+from optsched import names
+from optsched.budget import Budget
+from optsched.errors import ConfigError
+from optsched.problems import PodPlacement
+from optsched.registry import register
+from optsched.results import SolveResult, Status
+from optsched.solver import Capabilities, SolverKind
 from optsched.solvers.placement.greedy import PLACEMENT_KINDS
 from optsched.solvers.placement.kube_score import (
     balanced_allocation,
@@ -33,14 +41,6 @@ from optsched.solvers.placement.outcome import make_result
 from optsched.solvers.placement.preemption import find_preemption
 from optsched.solvers.placement.state import ClusterState
 from optsched.solvers.placement.topology import Topology, build_topology
-
-from optsched import names
-from optsched.budget import Budget
-from optsched.errors import ConfigError
-from optsched.problems import PodPlacement
-from optsched.registry import register
-from optsched.results import SolveResult, Status
-from optsched.solver import Capabilities, SolverKind
 
 
 def kube_schedule(topo: Topology, preemption: bool = True) -> ClusterState:

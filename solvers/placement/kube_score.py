@@ -18,9 +18,9 @@ Both plugins have weight 1 in the default profile; a node's score is the sum.
 from __future__ import annotations
 
 import numpy as np
-from optsched.solvers.placement.topology import Topology
 
 from optsched.model import CPU_CORES, CPU_MILLIS, MEMORY_MB, MEMORY_MIB
+from optsched.solvers.placement.topology import Topology
 
 MAX_NODE_SCORE = 100
 DEFAULT_MILLI_CPU_REQUEST = 100  # pkg/scheduler/util: DefaultMilliCPURequest

@@ -41,10 +41,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from ortools.sat.python import cp_model
+
 from optsched.solvers.placement.classes import ItemClass, Slot, node_slots
 from optsched.solvers.placement.filters import numa_share
 from optsched.solvers.placement.topology import Topology
-from ortools.sat.python import cp_model
 
 Expr = Any  # cp_model linear expression
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from optsched.solvers.placement.model import Expr, PlacementModel
-from optsched.solvers.placement.score import tier_weights, tiers
 from ortools.sat.python import cp_model
 
 from optsched.problems.cluster import PACKING_MOST
+from optsched.solvers.placement.model import Expr, PlacementModel
+from optsched.solvers.placement.score import tier_weights, tiers
 
 # Largest objective magnitude kept exact by CP-SAT's double objective, with
 # a margin of two bits.

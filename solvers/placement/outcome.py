@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from optsched.model import Assignment
+from optsched.results import SolveResult, Status
 from optsched.solvers.placement.plan import order_plan
 from optsched.solvers.placement.reasons import unplaced_reasons
 from optsched.solvers.placement.score import evaluate, tier_weights, tiers
 from optsched.solvers.placement.topology import Topology
-
-from optsched.model import Assignment
-from optsched.results import SolveResult, Status
 
 
 def tier_counts(topo: Topology) -> list[int]:
@@ -30,15 +29,20 @@ def make_result(
     solver: str,
     status: Status,
     wall_time_s: float,
-    best_bound: float | None = None,
+    placed_bound: int | None = None,
     message: str = "",
     stats: Mapping[str, Any] | None = None,
 ) -> SolveResult:
-    """The answer ``final`` as a result. ``objective`` is level 1 folded with
-    dominating tier weights (:func:`score.tier_weights`); ``best_bound`` a
-    proven upper bound on it, when the solver has one."""
+    """The answer ``final`` as a result. ``objective`` (lower is better, as
+    the portfolio compares) is level 1 folded with dominating tier weights
+    (:func:`score.tier_weights`) over the items left *unplaced*: zero when
+    everything is placed. ``placed_bound``, when the solver proves one, is an
+    upper bound on the folded items placed; ``best_bound`` is then the lower
+    bound it implies on the objective."""
     score = evaluate(topo.problem, final)
-    weights = tier_weights(tier_counts(topo))
+    counts = tier_counts(topo)
+    weights = tier_weights(counts)
+    everything = sum(c * w for c, w in zip(counts, weights, strict=True))
     plan, notes = order_plan(topo, final)
     all_stats: dict[str, Any] = {
         "tiers": tiers(topo.problem),
@@ -55,8 +59,8 @@ def make_result(
         status=status,
         solver=solver,
         plan=plan,
-        objective=float(score.primary(weights)),
-        best_bound=best_bound,
+        objective=float(everything - score.primary(weights)),
+        best_bound=None if placed_bound is None else float(everything - placed_bound),
         wall_time_s=wall_time_s,
         unplaced=unplaced_reasons(topo, final),
         message="; ".join(filter(None, [message, *notes[:3]])),

@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from optsched.solvers.placement.state import ClusterState
-from optsched.solvers.placement.topology import Topology
 
 from optsched.model import Assignment
 from optsched.results import Action, ActionKind, Plan
+from optsched.solvers.placement.state import ClusterState
+from optsched.solvers.placement.topology import Topology
 
 Step = tuple[str, Assignment]
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
 from optsched.solvers.placement.state import ClusterState
 
 MIN_CANDIDATES = 100

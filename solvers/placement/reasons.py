@@ -9,12 +9,12 @@ from collections import Counter
 from collections.abc import Mapping
 
 import numpy as np
-from optsched.solvers.placement.filters import selector_mismatch, untolerated_taints
-from optsched.solvers.placement.state import ClusterState
-from optsched.solvers.placement.topology import Topology
 
 from optsched.model import Assignment, Item
 from optsched.results import Unplaced
+from optsched.solvers.placement.filters import selector_mismatch, untolerated_taints
+from optsched.solvers.placement.state import ClusterState
+from optsched.solvers.placement.topology import Topology
 
 MAX_PARTS = 4
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from optsched.solvers.placement.filters import numa_share
-from optsched.solvers.placement.topology import Topology
 
 from optsched.model import Assignment
+from optsched.solvers.placement.filters import numa_share
+from optsched.solvers.placement.topology import Topology
 
 
 class ClusterState:

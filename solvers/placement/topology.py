@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from optsched.solvers.placement.filters import statically_allowed, term_matches
 
 from optsched.model import HOSTNAME_KEY, AffinityTerm, CompiledCluster, Item, Node, compile_snapshot
 from optsched.problems import PodPlacement
 from optsched.problems.base import ProblemKind
+from optsched.solvers.placement.filters import statically_allowed, term_matches
 
 TermKey = tuple[AffinityTerm, str]  # a term and the namespace of the item that holds it
 
