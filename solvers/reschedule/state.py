@@ -89,6 +89,7 @@ class RescheduleState:
     vm_cluster: np.ndarray  # [M] int64
     vm_host: np.ndarray  # [M] int64
     vm_numa: np.ndarray  # [M, 2] int64, -1 pads a single placement
+    vm_place: np.ndarray  # [M] int64: index of the VM's placement in ``placements``
     groups: list[AntiAffinityGroup]
     vm_groups: list[tuple[int, ...]]
     owners_in: list[np.ndarray]  # per group: [domains] owners there
@@ -150,6 +151,10 @@ class RescheduleState:
             vm_cluster=np.array([clusters[it.cluster] for it in snap.items], dtype=np.int64),
             vm_host=cc.node_of.copy(),
             vm_numa=vm_numa,
+            vm_place=np.array(
+                [placements_for(k).index(tuple(int(x) for x in n if x >= 0)) for n in vm_numa],
+                dtype=np.int64,
+            ),
             groups=groups,
             vm_groups=[
                 tuple(g for g, gr in enumerate(groups) if gr.owners[m] or gr.members[m])
@@ -170,7 +175,7 @@ class RescheduleState:
     def copy(self) -> RescheduleState:
         """An independent copy (arrays copied; the problem and groups shared)."""
         out = copy.copy(self)
-        for name in ("host_free", "numa_free", "vm_host", "vm_numa"):
+        for name in ("host_free", "numa_free", "vm_host", "vm_numa", "vm_place"):
             setattr(out, name, getattr(self, name).copy())
         out.owners_in = [a.copy() for a in self.owners_in]
         out.members_in = [a.copy() for a in self.members_in]
@@ -287,6 +292,7 @@ class RescheduleState:
         self.vm_host[vm] = host
         self.vm_numa[vm] = -1
         self.vm_numa[vm, : len(numa)] = numa
+        self.vm_place[vm] = self.placements.index(numa)
         self.actions.append(
             Action(ActionKind.MOVE, self.vm_ids[vm], source=source, target=self.assignment_of(vm))
         )
