@@ -27,9 +27,21 @@ log = logging.getLogger(__name__)
 # Preference order per problem kind: first the best answer, then the fast
 # fallbacks. Names not present in the registry are skipped.
 DEFAULT_CHAINS: dict[ProblemKind, tuple[str, ...]] = {
-    ProblemKind.POD_PLACEMENT: (names.CPSAT_PLACEMENT, names.KUBE_DEFAULT, names.FIRST_FIT_DECREASING),
-    ProblemKind.VM_PLACEMENT: (names.CPSAT_PLACEMENT, names.BEST_FIT_DECREASING, names.FIRST_FIT_DECREASING),
-    ProblemKind.VM_RESCHEDULING: (names.CPSAT_RESCHEDULE, names.LNS_RESCHEDULE, names.GREEDY_RESCHEDULE),
+    ProblemKind.POD_PLACEMENT: (
+        names.CPSAT_PLACEMENT,
+        names.KUBE_DEFAULT,
+        names.FIRST_FIT_DECREASING,
+    ),
+    ProblemKind.VM_PLACEMENT: (
+        names.CPSAT_PLACEMENT,
+        names.BEST_FIT_DECREASING,
+        names.FIRST_FIT_DECREASING,
+    ),
+    ProblemKind.VM_RESCHEDULING: (
+        names.CPSAT_RESCHEDULE,
+        names.LNS_RESCHEDULE,
+        names.GREEDY_RESCHEDULE,
+    ),
     ProblemKind.GPU_PARTITION_PLACEMENT: (names.CPSAT_MIG, names.GREEDY_MIG),
     ProblemKind.MODEL_PLACEMENT: (names.CPSAT_SENSITIVITY, names.SENSITIVITY_GREEDY),
     ProblemKind.BACKEND_SIZING: (names.SWAYAM,),
@@ -50,16 +62,24 @@ def run(problem: Any, budget: Budget, solver: str | None = None, **config: Any) 
     with the portfolio's chain. The returned answer has passed the validator,
     or carries no plan and says why."""
     registry = load_builtin()
-    chain = [solver] if solver else select(problem.kind, problem.size(), budget.seconds, registry.names(problem.kind))
+    chain = (
+        [solver]
+        if solver
+        else select(problem.kind, problem.size(), budget.seconds, registry.names(problem.kind))
+    )
     if not chain:
-        return SolveResult(Status.NO_SOLUTION_IN_TIME, solver="portfolio", message=f"no solver for {problem.kind}")
+        return SolveResult(
+            Status.NO_SOLUTION_IN_TIME, solver="portfolio", message=f"no solver for {problem.kind}"
+        )
     last: SolveResult | None = None
     failures: list[str] = []
     for name in chain:
         if last is not None and budget.expired():
             break
         started = time.monotonic()
-        result = registry.create(name, **config).solve(problem, budget if solver else budget.fraction(1.0))
+        result = registry.create(name, **config).solve(
+            problem, budget if solver else budget.fraction(1.0)
+        )
         if not result.status.has_solution:
             failures.append(f"{name}: {result.status}")
             last = result
