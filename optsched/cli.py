@@ -37,9 +37,13 @@ def _commands() -> list[ModuleType]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="optsched", description="Placement, rescheduling and sizing for cloud clusters.")
+    parser = argparse.ArgumentParser(
+        prog="optsched", description="Placement, rescheduling and sizing for cloud clusters."
+    )
     parser.add_argument("--version", action="version", version=f"optsched {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod in _commands():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)

@@ -24,7 +24,9 @@ class Registry:
         self._factories: dict[str, SolverFactory] = {}
         self._kinds: dict[str, frozenset[ProblemKind]] = {}
 
-    def register(self, name: str, factory: SolverFactory, problem_kinds: frozenset[ProblemKind]) -> None:
+    def register(
+        self, name: str, factory: SolverFactory, problem_kinds: frozenset[ProblemKind]
+    ) -> None:
         if name in self._factories:
             raise ConfigError(f"solver {name!r} is registered twice")
         self._factories[name] = factory
@@ -34,11 +36,15 @@ class Registry:
         try:
             factory = self._factories[name]
         except KeyError:
-            raise ConfigError(f"unknown solver {name!r}; known: {', '.join(sorted(self._factories))}") from None
+            raise ConfigError(
+                f"unknown solver {name!r}; known: {', '.join(sorted(self._factories))}"
+            ) from None
         return factory(**config)
 
     def names(self, problem_kind: ProblemKind | None = None) -> list[str]:
-        return sorted(n for n, k in self._kinds.items() if problem_kind is None or problem_kind in k)
+        return sorted(
+            n for n, k in self._kinds.items() if problem_kind is None or problem_kind in k
+        )
 
     def __contains__(self, name: object) -> bool:
         return name in self._factories
@@ -48,7 +54,9 @@ REGISTRY = Registry()
 _loaded = False
 
 
-def register(name: str, problem_kinds: frozenset[ProblemKind] | set[ProblemKind]) -> Callable[[SolverFactory], SolverFactory]:
+def register(
+    name: str, problem_kinds: frozenset[ProblemKind] | set[ProblemKind]
+) -> Callable[[SolverFactory], SolverFactory]:
     """Decorator for a solver factory (usually the solver class)."""
 
     def deco(factory: SolverFactory) -> SolverFactory:
@@ -65,7 +73,9 @@ def load_builtin() -> Registry:
     if not _loaded:
         _loaded = True
         pkg = importlib.import_module("optsched.solvers")
-        for info in sorted(pkgutil.walk_packages(pkg.__path__, prefix="optsched.solvers."), key=lambda i: i.name):
+        for info in sorted(
+            pkgutil.walk_packages(pkg.__path__, prefix="optsched.solvers."), key=lambda i: i.name
+        ):
             if info.name.rsplit(".", 1)[-1].startswith("_"):
                 continue
             importlib.import_module(info.name)

@@ -34,7 +34,12 @@ def write_json(suite: str, payload: Mapping[str, Any], out_dir: Path | None = No
     out = out_dir or REPORTS_DIR
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{suite}.json"
-    meta = {"suite": suite, "created_unix": time.time(), "machine": platform.machine(), "python": platform.python_version()}
+    meta = {
+        "suite": suite,
+        "created_unix": time.time(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+    }
     path.write_text(json.dumps({"meta": meta, **payload}, indent=2, default=str))
     return path
 

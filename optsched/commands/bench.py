@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
     rc = 0
     for name in chosen:
         if name not in available:
-            raise ConfigError(f"unknown benchmark suite {name!r}; known: {', '.join(available) or 'none'}")
+            raise ConfigError(
+                f"unknown benchmark suite {name!r}; known: {', '.join(available) or 'none'}"
+            )
         mod = available[name]
         sp = argparse.ArgumentParser(prog=f"optsched bench {name}")
         mod.add_arguments(sp)

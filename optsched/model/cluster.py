@@ -70,8 +70,12 @@ class Node:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise DomainError("node.name", "must be a non-empty string")
-        object.__setattr__(self, "capacity", _resources(self.capacity, f"nodes[{self.name}].capacity"))
-        object.__setattr__(self, "reserved", _resources(self.reserved, f"nodes[{self.name}].reserved"))
+        object.__setattr__(
+            self, "capacity", _resources(self.capacity, f"nodes[{self.name}].capacity")
+        )
+        object.__setattr__(
+            self, "reserved", _resources(self.reserved, f"nodes[{self.name}].reserved")
+        )
         object.__setattr__(self, "labels", dict(self.labels))
         for i, n in enumerate(self.numa):
             _resources(n.capacity, f"nodes[{self.name}].numa[{i}].capacity")
@@ -114,11 +118,15 @@ class Item:
     def __post_init__(self) -> None:
         if not isinstance(self.item_id, str) or not self.item_id:
             raise DomainError("item.item_id", "must be a non-empty string")
-        object.__setattr__(self, "requests", _resources(self.requests, f"items[{self.item_id}].requests"))
+        object.__setattr__(
+            self, "requests", _resources(self.requests, f"items[{self.item_id}].requests")
+        )
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             raise DomainError(f"items[{self.item_id}].priority", "must be an integer")
         if self.kind not in ("pod", "vm"):
-            raise DomainError(f"items[{self.item_id}].kind", f"must be 'pod' or 'vm', got {self.kind!r}")
+            raise DomainError(
+                f"items[{self.item_id}].kind", f"must be 'pod' or 'vm', got {self.kind!r}"
+            )
         object.__setattr__(self, "labels", dict(self.labels))
         object.__setattr__(self, "node_selector", dict(self.node_selector))
 

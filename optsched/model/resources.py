@@ -53,7 +53,9 @@ class Resources(Mapping[str, int]):
     quantities: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, values: Mapping[str, Any] | None = None, *, where: str = "resources", **kw: Any) -> Resources:
+    def of(
+        cls, values: Mapping[str, Any] | None = None, *, where: str = "resources", **kw: Any
+    ) -> Resources:
         merged: dict[str, Any] = dict(values or {})
         merged.update(kw)
         checked: dict[str, int] = {}
