@@ -36,14 +36,14 @@ from optsched.problems import PodPlacement
 from optsched.registry import register
 from optsched.results import SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
-from optsched.solvers._cpsat import make_solver, map_status
+from optsched.solvers._cpsat import make_solver, map_status, set_maximize
 from optsched.solvers.placement.bounds import pooled_placed_bound
 from optsched.solvers.placement.candidates import arrival_masks, prune, symmetric_groups
 from optsched.solvers.placement.classes import build_classes, fixed_usage
 from optsched.solvers.placement.extract import add_hint, assignment_from_counts, counts_of
 from optsched.solvers.placement.greedy import PLACEMENT_KINDS, greedy_assign
 from optsched.solvers.placement.kube_default import kube_schedule
-from optsched.solvers.placement.model import PlacementModel, build_model
+from optsched.solvers.placement.model import PlacementModel, build_model, constrain
 from optsched.solvers.placement.objective import Stage, disruption_stage, placement_stages
 from optsched.solvers.placement.outcome import make_result, tier_counts
 from optsched.solvers.placement.score import evaluate, tier_weights
@@ -168,14 +168,14 @@ class CpsatPlacement:
                 break
             if value is None:
                 break
-            pm.model.add(stage.expr >= value)
+            constrain(pm.model, stage.expr, lb=value)
         return proven
 
     def _solve_stage(
         self, pm: PlacementModel, run: _Run, stage: Stage, limit_s: float
     ) -> tuple[Status, int | None]:
         add_hint(pm, counts_of(pm, run.hint))
-        pm.model.maximize(stage.expr)
+        set_maximize(pm.model, stage.expr.vars, stage.expr.coeffs)
         solver = make_solver(limit_s, self.num_workers, self.random_seed)
         callback = _FirstSolution(run.started)
         status = map_status(solver.solve(pm.model, callback))
@@ -185,8 +185,9 @@ class CpsatPlacement:
             run.stats.setdefault("first_solution_s", callback.first_s)
         if not status.has_solution:
             return status, None
-        counts = {key: solver.value(var) for key, var in pm.y.items()}
-        moved = [solver.value(v) for v in pm.moved]
+        solution = solver.response_proto.solution
+        counts = {key: int(solution[var]) for key, var in pm.y.items()}
+        moved = [int(solution[v]) for v in pm.moved]
         final = assignment_from_counts(pm, counts, lambda c: moved[c])
         if (
             run.best is None
@@ -194,10 +195,13 @@ class CpsatPlacement:
         ):
             run.best, run.source = final, names.CPSAT_PLACEMENT
             run.hint = final
-        info.update(objective=solver.objective_value, bound=solver.best_objective_bound)
+        const = stage.expr.const
+        info.update(
+            objective=solver.objective_value + const, bound=solver.best_objective_bound + const
+        )
         if len(run.stages) == 1:
-            run.stats["level1_bound"] = solver.best_objective_bound
-        return status, int(round(solver.objective_value))
+            run.stats["level1_bound"] = solver.best_objective_bound + const
+        return status, int(round(solver.objective_value)) + const
 
     def _result(self, run: _Run, proven: list[bool], lossless: bool) -> SolveResult:
         topo = run.topo
