@@ -24,10 +24,20 @@ def default_workers() -> int:
 
 
 def make_solver(
-    time_limit_s: float, num_workers: int | None = None, random_seed: int | None = None
+    time_limit_s: float,
+    num_workers: int | None = None,
+    random_seed: int | None = None,
+    keep_hint_feasible: bool = False,
 ) -> cp_model.CpSolver:
-    """A CpSolver limited to ``time_limit_s`` seconds."""
+    """A CpSolver limited to ``time_limit_s`` seconds.
+
+    ``keep_hint_feasible``: presolve's dominance and symmetry reductions may
+    cut off a complete, feasible hint (CP-SAT then logs "hint is infeasible"
+    and tries to repair it, often in vain); keeping every feasible solution
+    in presolve preserves the hint as a first solution, which is what makes
+    a hinted model anytime."""
     solver = cp_model.CpSolver()
+    solver.parameters.keep_all_feasible_solutions_in_presolve = keep_hint_feasible
     solver.parameters.max_time_in_seconds = max(MIN_TIME_LIMIT_S, float(time_limit_s))
     solver.parameters.num_workers = num_workers or default_workers()
     if random_seed is not None:

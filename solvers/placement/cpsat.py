@@ -176,7 +176,7 @@ class CpsatPlacement:
     ) -> tuple[Status, int | None]:
         add_hint(pm, counts_of(pm, run.hint))
         set_maximize(pm.model, stage.expr.vars, stage.expr.coeffs)
-        solver = make_solver(limit_s, self.num_workers, self.random_seed)
+        solver = make_solver(limit_s, self.num_workers, self.random_seed, keep_hint_feasible=True)
         callback = _FirstSolution(run.started)
         status = map_status(solver.solve(pm.model, callback))
         info = {"stage": stage.name, "status": str(status), "wall_s": solver.wall_time}
