@@ -55,7 +55,7 @@ def _neighbourhood(cur: RescheduleState, size: int, rng: np.random.Generator) ->
     """Half the hosts sampled by fragment remainder (VMs to move away), half
     by free CPU (room to receive them), all in one cluster."""
     cluster = int(rng.choice(cur.host_cluster))
-    hosts = np.nonzero((cur.host_cluster == cluster))[0]
+    hosts = np.nonzero(cur.host_cluster == cluster)[0]
     cpu, mem = cur.unit_free()
     rem, eff = unit_terms(cpu, mem, cur.problem.fragment_cores, cur.problem.memory_per_core_mb)
     counted = cur.counted_units()
