@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from optsched.datasets.azure_functions import (
     HEADER,
     MINUTES_PER_DAY,
@@ -15,7 +16,6 @@ from optsched.datasets.azure_functions import (
     write_invocations_csv,
 )
 from optsched.datasets.synthetic_invocations import DiurnalShape, minute_rates, synthetic_day
-
 from optsched.errors import DomainError
 
 

@@ -3,12 +3,12 @@ cases, M/M/n statistics, and the compliance metric."""
 
 import numpy as np
 import pytest
-from optsched.solvers.sizing.response_time import erlang_c
-from optsched.solvers.sizing.static_pool import StaticPolicy
 
 from optsched.errors import DomainError
 from optsched.sim.metrics import share_of_windows_met, window_compliance
 from optsched.sim.simulator import SimConfig, Workload, simulate
+from optsched.solvers.sizing.response_time import erlang_c
+from optsched.solvers.sizing.static_pool import StaticPolicy
 
 
 def test_single_backend_fifo_by_hand() -> None:

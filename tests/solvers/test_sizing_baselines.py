@@ -2,14 +2,14 @@
 
 import numpy as np
 import pytest
+
+from optsched.sim.policy import Observation
+from optsched.sim.simulator import SimConfig, Workload, simulate
 from optsched.solvers.sizing.clairvoyant import ClairvoyantConfig, clairvoyant
 from optsched.solvers.sizing.hpa import HpaPolicy, hpa_desired
 from optsched.solvers.sizing.service_time import LogNormalServiceTime
 from optsched.solvers.sizing.static_pool import StaticPolicy
 from optsched.solvers.sizing.swayam_policy import SwayamConfig, SwayamPolicy
-
-from optsched.sim.policy import Observation
-from optsched.sim.simulator import SimConfig, Workload, simulate
 
 
 def poisson_workload(

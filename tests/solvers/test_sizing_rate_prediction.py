@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from optsched.solvers.sizing.rate_prediction import LinearRatePredictor
 
 from optsched.errors import DomainError
+from optsched.solvers.sizing.rate_prediction import LinearRatePredictor
 
 
 def ramp_counts(start_per_s: float, slope_per_s2: float, bins: int) -> np.ndarray:

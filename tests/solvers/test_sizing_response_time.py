@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from optsched.sim.simulator import SimConfig, Workload, simulate
 from optsched.solvers.sizing.response_time import (
     allen_cunneen_wait,
     erlang_c,
@@ -16,8 +18,6 @@ from optsched.solvers.sizing.response_time import (
 )
 from optsched.solvers.sizing.service_time import ExponentialServiceTime, LogNormalServiceTime
 from optsched.solvers.sizing.static_pool import StaticPolicy
-
-from optsched.sim.simulator import SimConfig, Workload, simulate
 
 
 def erlang_c_factorial(n: int, a: float) -> float:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from optsched.solvers.sizing.service_time import fit_lognormal
 
 from optsched.budget import Budget
 from optsched.cli import main
@@ -17,6 +16,7 @@ from optsched.names import SWAYAM
 from optsched.problems.sizing import MIN_SERVICE_SAMPLES, BackendSizing, ModelSla
 from optsched.registry import create, load_builtin
 from optsched.results import SolveResult, Status
+from optsched.solvers.sizing.service_time import fit_lognormal
 from optsched.validate import validate
 
 
