@@ -1,31 +1,48 @@
-"""The portfolio: picks solvers for a problem and a budget, runs them, and
-never returns an answer that fails the validator.
+"""The portfolio: chooses solvers for a problem and a budget, runs them,
+and never returns an answer that fails the validator.
 
-:func:`select` is a pure function from (problem kind, size, budget) to an
-ordered list of solver names; :func:`run` executes them in order within the
-budget, validates each answer and falls back to the next solver when an
-answer is missing or invalid.
+:func:`select` is a pure function from (problem kind, size, budget, the
+available solvers, their latency models, the learned solvers' guard-rail
+verdict) to an ordered list of solver names:
+
+* the learned solver goes first when its guard-rail lets it serve and its
+  latency model fits the budget; the exact solvers follow, warm-started from
+  its answer (learned -> CP-SAT hinted with the best answer so far ->
+  heuristic), which also measures the learned answer's gap;
+* otherwise an exact solver whose latency model says it reaches a first
+  answer within the budget goes first (it hints itself from its heuristic);
+* otherwise the heuristics that fit go first and the exact solvers follow to
+  improve on their answer with what is left;
+* heuristics are always in the chain as the last resort.
+
+:class:`Portfolio` executes the chain: each answer is validated, the best
+valid one is kept (objectives are recomputed by the validator; lower is
+better), warm-startable solvers get it as their hint, and when an exact
+solver runs after the learned one the learned answer's gap is recorded in its
+guard-rail.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from optsched import names
 from optsched.budget import Budget
+from optsched.guardrail import GuardRail
+from optsched.latency import LatencyModel, load_models
 from optsched.problems.base import ProblemKind
-from optsched.registry import load_builtin
+from optsched.registry import Registry, load_builtin
 from optsched.results import SolveResult, Status
+from optsched.solver import Capabilities, SolverKind, WarmStartSolver
 from optsched.validate import validate
+from optsched.validation.report import ValidationReport
 
 log = logging.getLogger(__name__)
 
-# Preference order per problem kind: first the best answer, then the fast
-# fallbacks. Names not present in the registry are skipped.
+# Preference order per kind among solvers of the same class (exact, heuristic).
 DEFAULT_CHAINS: dict[ProblemKind, tuple[str, ...]] = {
     ProblemKind.POD_PLACEMENT: (
         names.CPSAT_PLACEMENT,
@@ -48,49 +65,144 @@ DEFAULT_CHAINS: dict[ProblemKind, tuple[str, ...]] = {
     ProblemKind.FREQUENCY_CONTROL: (names.MIAD,),
 }
 
-
-def select(kind: ProblemKind, size: int, budget_s: float, available: Sequence[str]) -> list[str]:
-    """Ordered solver names to try for a problem of ``kind`` and ``size``
-    within ``budget_s`` seconds, from the ``available`` ones."""
-    del size, budget_s  # the latency-model-driven choice refines this order
-    avail = set(available)
-    return [n for n in DEFAULT_CHAINS.get(kind, ()) if n in avail]
+# An exact solver "fits" when its predicted time to a first answer is at most
+# this share of the budget (the rest absorbs the latency model's error).
+FIT_SHARE = 0.5
 
 
-def run(problem: Any, budget: Budget, solver: str | None = None, **config: Any) -> SolveResult:
-    """Solve ``problem`` within ``budget``: with the named solver only, or
-    with the portfolio's chain. The returned answer has passed the validator,
-    or carries no plan and says why."""
-    registry = load_builtin()
-    chain = (
-        [solver]
-        if solver
-        else select(problem.kind, problem.size(), budget.seconds, registry.names(problem.kind))
-    )
-    if not chain:
-        return SolveResult(
-            Status.NO_SOLUTION_IN_TIME, solver="portfolio", message=f"no solver for {problem.kind}"
+def select(
+    kind: ProblemKind,
+    size: int,
+    budget_s: float,
+    available: Mapping[str, Capabilities],
+    latency: Mapping[str, LatencyModel] | None = None,
+    learned_allowed: bool = True,
+) -> list[str]:
+    """Ordered solver names to try; a pure function of its arguments."""
+    latency = latency or {}
+    usable = {n: c for n, c in available.items() if kind in c.problem_kinds}
+    rank = {n: i for i, n in enumerate(DEFAULT_CHAINS.get(kind, ()))}
+
+    def ordered(k: SolverKind) -> list[str]:
+        return sorted(
+            (n for n, c in usable.items() if c.kind is k), key=lambda n: (rank.get(n, len(rank)), n)
         )
-    last: SolveResult | None = None
-    failures: list[str] = []
-    for name in chain:
-        if last is not None and budget.expired():
-            break
-        started = time.monotonic()
-        result = registry.create(name, **config).solve(
-            problem, budget if solver else budget.fraction(1.0)
+
+    def fits(n: str) -> bool:
+        model = latency.get(n)
+        return model is None or model.predict(size) <= budget_s * FIT_SHARE
+
+    exact, heuristic = ordered(SolverKind.EXACT), ordered(SolverKind.HEURISTIC)
+    learned = [n for n in ordered(SolverKind.LEARNED) if fits(n)] if learned_allowed else []
+    if learned:
+        first = learned
+    elif any(fits(n) for n in exact):
+        first = [n for n in exact if fits(n)]
+    else:
+        first = [n for n in heuristic if fits(n)] or heuristic[:1]
+    return first + [n for n in exact + heuristic if n not in first]
+
+
+@dataclass
+class Portfolio:
+    """Runs solvers for problems; holds the latency models and the learned
+    solvers' guard-rails (the service keeps one portfolio for its lifetime)."""
+
+    registry: Registry = field(default_factory=load_builtin)
+    latency: Mapping[str, LatencyModel] = field(default_factory=load_models)
+    guards: dict[str, GuardRail] = field(default_factory=dict)
+    solver_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    validator: Callable[[Any, SolveResult], ValidationReport] = validate
+
+    def capabilities(self) -> dict[str, Capabilities]:
+        return {
+            n: self.registry.create(n, **self.solver_config.get(n, {})).capabilities
+            for n in self.registry.names()
+        }
+
+    def guard(self, name: str) -> GuardRail:
+        return self.guards.setdefault(name, GuardRail())
+
+    def plan(self, problem: Any, budget: Budget) -> list[str]:
+        caps = self.capabilities()
+        learned_ok = all(
+            self.guard(n).allows(problem.size())
+            for n, c in caps.items()
+            if c.kind is SolverKind.LEARNED
         )
-        if not result.status.has_solution:
-            failures.append(f"{name}: {result.status}")
+        return select(
+            problem.kind, problem.size(), budget.remaining(), caps, self.latency, learned_ok
+        )
+
+    def run(self, problem: Any, budget: Budget, solver: str | None = None) -> SolveResult:
+        """Solve within ``budget`` with the named solver only, or the chain.
+        The answer has passed the validator, or carries no plan and says why."""
+        chain = [solver] if solver else self.plan(problem, budget)
+        if not chain:
+            return SolveResult(
+                Status.NO_SOLUTION_IN_TIME,
+                solver="portfolio",
+                message=f"no solver for {problem.kind}",
+            )
+        best: SolveResult | None = None
+        best_obj: float | None = None
+        learned_obj: tuple[str, float] | None = None
+        notes: list[str] = []
+        last: SolveResult | None = None
+        for name in chain:
+            if best is not None and budget.expired():
+                break
+            impl = self.registry.create(name, **self.solver_config.get(name, {}))
+            sub = Budget(max(budget.remaining(), 1e-3))
+            if (
+                best is not None
+                and isinstance(impl, WarmStartSolver)
+                and impl.capabilities.warm_start
+            ):
+                result = impl.solve_from(problem, sub, best)
+            else:
+                result = impl.solve(problem, sub)
             last = result
-            continue
-        report = validate(problem, result)
-        if report.ok:
-            return replace(result, wall_time_s=max(result.wall_time_s, time.monotonic() - started))
-        log.error("solver %s returned an invalid answer: %s", name, report.summary())
-        failures.append(f"{name}: invalid answer ({report.summary(2)})")
-        last = replace(result, status=Status.NO_SOLUTION_IN_TIME, plan=None, solution=None)
-    msg = "; ".join(failures)
-    if last is None:
-        return SolveResult(Status.NO_SOLUTION_IN_TIME, solver="portfolio", message=msg)
-    return replace(last, message=msg or last.message)
+            if not result.status.has_solution:
+                notes.append(
+                    f"{name}: {result.status.value}{' (' + result.message + ')' if result.message else ''}"
+                )
+                if (
+                    result.status in (Status.INFEASIBLE, Status.INVALID_INPUT)
+                    and impl.capabilities.kind is SolverKind.EXACT
+                ):
+                    return result
+                continue
+            report = self.validator(problem, result)
+            if not report.ok:
+                log.error("solver %s returned an invalid answer: %s", name, report.summary())
+                notes.append(f"{name}: invalid answer ({report.summary(2)})")
+                continue
+            obj = report.objective if report.objective is not None else result.objective
+            if impl.capabilities.kind is SolverKind.LEARNED and obj is not None:
+                learned_obj = (name, float(obj))
+            elif (
+                impl.capabilities.kind is SolverKind.EXACT
+                and learned_obj is not None
+                and obj is not None
+            ):
+                ref = float(obj)
+                self.guard(learned_obj[0]).record((learned_obj[1] - ref) / max(abs(ref), 1e-9))
+            if best is None or (obj is not None and (best_obj is None or obj < best_obj)):
+                best, best_obj = result, obj
+            if result.status is Status.OPTIMAL:
+                break
+        if best is not None:
+            return replace(
+                best, wall_time_s=budget.elapsed(), message="; ".join(notes) or best.message
+            )
+        msg = "; ".join(notes)
+        if last is None:
+            return SolveResult(Status.NO_SOLUTION_IN_TIME, solver="portfolio", message=msg)
+        status = Status.NO_SOLUTION_IN_TIME if last.status.has_solution else last.status
+        return replace(last, status=status, plan=None, solution=None, message=msg or last.message)
+
+
+def run(problem: Any, budget: Budget, solver: str | None = None) -> SolveResult:
+    """Solve with a fresh portfolio over the built-in solvers."""
+    return Portfolio().run(problem, budget, solver)

@@ -19,7 +19,7 @@ from optsched.model.resources import Resources, check_quantity
 
 def _resources(value: Any, where: str) -> Resources:
     if isinstance(value, Resources):
-        return Resources.of(value.values, where=where)
+        return Resources.of(value.quantities, where=where)
     if not isinstance(value, Mapping):
         raise DomainError(where, "must be a mapping of resource name to quantity")
     return Resources.of(value, where=where)

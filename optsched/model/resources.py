@@ -50,7 +50,7 @@ class Resources(Mapping[str, int]):
     """An immutable mapping resource name -> integer quantity. Missing
     resources read as 0."""
 
-    values: Mapping[str, int] = field(default_factory=dict)
+    quantities: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -66,37 +66,37 @@ class Resources(Mapping[str, int]):
         return cls(dict(sorted(checked.items())))
 
     def __getitem__(self, key: str) -> int:
-        return self.values.get(key, 0)
+        return self.quantities.get(key, 0)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self.quantities)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.quantities)
 
     def __hash__(self) -> int:
-        return hash(tuple(sorted(self.values.items())))
+        return hash(tuple(sorted(self.quantities.items())))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Mapping):
             return NotImplemented
-        keys = set(self.values) | set(other)
+        keys = set(self.quantities) | set(other)
         return all(self[k] == other.get(k, 0) for k in keys)
 
     def __add__(self, other: Mapping[str, int]) -> Resources:
-        keys = set(self.values) | set(other)
+        keys = set(self.quantities) | set(other)
         return Resources({k: self[k] + int(other.get(k, 0)) for k in sorted(keys)})
 
     def __sub__(self, other: Mapping[str, int]) -> dict[str, int]:
         """Difference as a plain dict (may be negative)."""
-        keys = set(self.values) | set(other)
+        keys = set(self.quantities) | set(other)
         return {k: self[k] - int(other.get(k, 0)) for k in sorted(keys)}
 
     def scaled(self, num: int, den: int = 1) -> Resources:
-        return Resources({k: v * num // den for k, v in self.values.items()})
+        return Resources({k: v * num // den for k, v in self.quantities.items()})
 
     def fits_in(self, free: Mapping[str, int]) -> bool:
-        return all(v <= free.get(k, 0) for k, v in self.values.items() if v > 0)
+        return all(v <= free.get(k, 0) for k, v in self.quantities.items() if v > 0)
 
 
 def resource_names(vectors: Iterable[Mapping[str, int]]) -> list[str]:
