@@ -114,7 +114,7 @@ def _allowed_hosts(problem: VmRescheduling, item: Item) -> np.ndarray:
 
 def _class_key(item: Item) -> tuple[object, ...]:
     return (
-        tuple(sorted(item.requests.values.items())),
+        tuple(sorted(item.requests.quantities.items())),
         item.numa_split,
         item.cluster,
         tuple(sorted(item.node_selector.items())),
