@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optsched.gnn.instance import NUMA_SLOTS, Instance
-from optsched.model import Assignment
+from optsched.model import CPU_MILLIS, Assignment
 from optsched.results import Action, ActionKind, Plan
 
 REWARD_SCALE = 100.0
+MILLIS_PER_CORE = 1000
 Move = tuple[int, int, int]  # (vm, source unit, destination unit)
 
 
@@ -43,6 +44,7 @@ class State:
     member_count: list[np.ndarray]  # per anti-affinity group: [B, D] members per domain
     holder_count: list[np.ndarray]  # per anti-affinity group: [B, D] holders per domain
     moved: np.ndarray  # [B, M] int: migrations of each VM so far
+    owner_moves: np.ndarray  # [B, O] int: moves counted against each disruption budget
     steps: np.ndarray  # [B] int
     done: np.ndarray  # [B] bool
     moves: list[list[Move]] = field(default_factory=list)
@@ -59,7 +61,9 @@ class RescheduleEnv:
     def __init__(self, inst: Instance, migration_limit: int | None = None) -> None:
         self.inst = inst
         self.limit = inst.problem.migration_limit if migration_limit is None else migration_limit
-        self.fragment_cores = inst.problem.fragment_cores
+        # the validator's convention: cores count in thousands on a cpu_millis resource
+        self.cpu_scale = MILLIS_PER_CORE if inst.problem.cpu_resource == CPU_MILLIS else 1
+        self.fragment_cores = inst.problem.fragment_cores * self.cpu_scale
         counted = inst.host_counted[:, None] & inst.unit_valid
         self._counted = counted.astype(np.int64)  # [H, S]
         self._vm_groups: dict[int, list[int]] = {}
@@ -90,6 +94,7 @@ class RescheduleEnv:
             member_count=members,
             holder_count=holders,
             moved=np.zeros((b, inst.n_vms), dtype=np.int64),
+            owner_moves=np.zeros((b, len(inst.owner_budget)), dtype=np.int64),
             steps=np.zeros(b, dtype=np.int64),
             done=np.full(b, self.limit == 0),
             moves=[[] for _ in range(b)],
@@ -100,9 +105,10 @@ class RescheduleEnv:
         by free memory at ``memory_per_core_mb`` when the problem is
         memory-aware."""
         inst, p = self.inst, self.inst.problem
-        free = state.unit_free[..., inst.cpu]
+        free = np.maximum(state.unit_free[..., inst.cpu], 0)
         if p.memory_aware and inst.mem >= 0:
-            free = np.minimum(free, state.unit_free[..., inst.mem] // p.memory_per_core_mb)
+            mem = np.maximum(state.unit_free[..., inst.mem], 0)
+            free = np.minimum(free, mem // p.memory_per_core_mb * self.cpu_scale)
         return free
 
     def fragment_rate(self, state: State) -> np.ndarray:
@@ -136,16 +142,33 @@ class RescheduleEnv:
         b_idx = np.arange(state.n_copies)[:, None]
         per_class = fit.sum(axis=(2, 3))  # [B, C]
         own = fit[b_idx, inst.vm_class[None, :], state.host_of].sum(-1)  # [B, M]
-        ok = (per_class[:, inst.vm_class] - own > 0) & inst.vm_movable[None]
+        ok = (per_class[:, inst.vm_class] - own > 0) | self._other_slot(state)
+        ok &= inst.vm_movable[None] & self._within_budget(state)
         for m in self._vm_groups:
             for b in np.nonzero(ok[:, m])[0]:
                 ok[b, m] = bool(self._dest_row(state, fit, int(b), m).any())
         ok &= ~state.done[:, None]
         return np.concatenate([ok, np.ones((state.n_copies, 1), dtype=bool)], axis=1)
 
-    def dest_mask(
-        self, state: State, vm: np.ndarray, fit: np.ndarray | None = None
-    ) -> np.ndarray:
+    def _within_budget(self, state: State) -> np.ndarray:
+        """``[B, M]``: the VM's owner may still move a VM."""
+        owner = self.inst.vm_owner
+        if not len(self.inst.owner_budget):
+            return np.ones((state.n_copies, len(owner)), dtype=bool)
+        left = state.owner_moves < self.inst.owner_budget[None]  # [B, O]
+        return np.where(owner >= 0, left[:, np.maximum(owner, 0)], True)
+
+    def _other_slot(self, state: State) -> np.ndarray:
+        """``[B, M]``: a single-NUMA VM may move to the other NUMA node of
+        its own host (the host-level use is unchanged)."""
+        inst = self.inst
+        b_idx = np.arange(state.n_copies)[:, None]
+        other = 1 - np.argmax(state.slots, axis=-1)  # [B, M]
+        free = state.unit_free[b_idx, state.host_of, other]  # [B, M, R]
+        ok = (free >= inst.vm_req[None]).all(-1) & inst.unit_valid[state.host_of, other]
+        return ok & ~inst.vm_split[None] & inst.class_allowed[inst.vm_class[None], state.host_of]
+
+    def dest_mask(self, state: State, vm: np.ndarray, fit: np.ndarray | None = None) -> np.ndarray:
         """``[B, H * S]`` bool: allowed destination units for VM ``vm[b]`` in
         copy ``b`` (all False where ``vm[b]`` is stop)."""
         fit = self.class_fit(state) if fit is None else fit
@@ -159,16 +182,25 @@ class RescheduleEnv:
         """``[H, S]`` allowed units for VM ``m`` in copy ``b``."""
         inst = self.inst
         row = fit[b, inst.vm_class[m]].copy()
-        row[state.host_of[b, m]] = False
+        here = state.host_of[b, m]
+        row[here] = False
+        if not inst.vm_split[m]:
+            other = 1 - int(np.argmax(state.slots[b, m]))
+            free = state.unit_free[b, here, other]
+            row[here, other] = bool(
+                (free >= inst.vm_req[m]).all()
+                and inst.unit_valid[here, other]
+                and inst.class_allowed[inst.vm_class[m], here]
+            )
         for g in self._vm_groups.get(m, ()):
             grp = inst.groups[g]
             dom = grp.domain_of_host
-            here = dom[state.host_of[b, m]]
+            mine = dom[here]
             members = state.member_count[g][b].copy()
             holders = state.holder_count[g][b].copy()
-            if here >= 0:
-                members[here] -= int(grp.member[m])
-                holders[here] -= int(grp.holder[m])
+            if mine >= 0:
+                members[mine] -= int(grp.member[m])
+                holders[mine] -= int(grp.holder[m])
             clash = np.zeros(inst.n_hosts, dtype=bool)
             has = dom >= 0
             if grp.holder[m]:
@@ -213,6 +245,8 @@ class RescheduleEnv:
         state.host_of[b, m] = dst_h
         state.slots[b, m] = new
         state.moved[b, m] += 1
+        if inst.vm_owner[m] >= 0:
+            state.owner_moves[b, inst.vm_owner[m]] += 1
         state.moves[b].append((m, src_unit, unit))
 
     # -- plans -------------------------------------------------------------

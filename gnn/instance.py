@@ -12,8 +12,10 @@ The rules encoded here are those of :class:`~optsched.problems.VmRescheduling`
   schedulable, not excluded, not tainted against it (``NoSchedule`` /
   ``NoExecute`` without a toleration) and matching its ``node_selector``;
 * it lands on one NUMA node, or (``numa_split``) on both NUMA nodes of a
-  two-NUMA host with an equal share on each; every resource must fit on each
-  NUMA node it uses and on the host;
+  two-NUMA host with half of each request on each (a split VM with an odd
+  request never moves); every resource must fit on each NUMA node it uses and
+  on the host; a VM may change NUMA node on its own host;
+* each move of a VM counts against its owner's disruption budget;
 * a required anti-affinity term forbids a VM holding the term and a VM matched
   by its selector (in its namespaces) from sharing a topology domain.
 
@@ -60,9 +62,11 @@ class Instance:
     cpu: int  # column of the CPU resource
     mem: int  # column of the memory resource used in features (-1 if none)
     vm_req: np.ndarray  # [M, R] total request
-    vm_share: np.ndarray  # [M, R] use booked per NUMA node (request // slots used)
+    vm_share: np.ndarray  # [M, R] use per NUMA node: half a split request, rounded up
     vm_split: np.ndarray  # [M] bool
     vm_movable: np.ndarray  # [M] bool
+    vm_owner: np.ndarray  # [M] int index into owner_budget, -1 without a budget
+    owner_budget: np.ndarray  # [O] int: moves each budgeted owner may make
     vm_class: np.ndarray  # [M] int: VMs with equal requests, shape and allowed hosts
     class_allowed: np.ndarray  # [C, H] bool: hosts a class may land on (rules without capacity)
     class_need: np.ndarray  # [C, R] room needed per NUMA node used (rounded up)
@@ -168,6 +172,16 @@ def _groups(problem: VmRescheduling) -> tuple[AntiAffinityGroup, ...]:
     return tuple(out)
 
 
+def _budgets(problem: VmRescheduling) -> tuple[np.ndarray, np.ndarray]:
+    """Owner index per VM (-1 when its owner has no disruption budget) and
+    the budgets; every move of an owner's VM counts against its budget."""
+    budgets = problem.snapshot.disruption_budgets
+    names = sorted(budgets)
+    index = {n: i for i, n in enumerate(names)}
+    owner = np.array([index.get(it.owner, -1) for it in problem.snapshot.items], dtype=np.int64)
+    return owner, np.array([budgets[n] for n in names], dtype=np.int64)
+
+
 def _resource_columns(resources: tuple[str, ...], cpu_resource: str) -> tuple[int, int]:
     if cpu_resource not in resources:
         raise DomainError("cpu_resource", f"no item or host has resource {cpu_resource!r}")
@@ -197,6 +211,7 @@ def compile_instance(problem: VmRescheduling) -> Instance:
     slots[flat[cc.node_of], 0] = True
     split = cc.numa_split
     vm_class, class_allowed = _classes(problem)
+    owner, budget = _budgets(problem)
     # a split VM needs a two-NUMA host
     for c in np.unique(vm_class[split]):
         class_allowed[c] &= numa_count == NUMA_SLOTS
@@ -211,9 +226,11 @@ def compile_instance(problem: VmRescheduling) -> Instance:
         cpu=cpu,
         mem=mem,
         vm_req=cc.requests,
-        vm_share=cc.requests // np.where(split, 2, 1)[:, None],
+        vm_share=-(-cc.requests // np.where(split, 2, 1)[:, None]),
         vm_split=split,
-        vm_movable=cc.movable.copy(),
+        vm_movable=cc.movable & ~(split & (cc.requests % 2 != 0).any(axis=1)),
+        vm_owner=owner,
+        owner_budget=budget,
         vm_class=vm_class,
         class_allowed=class_allowed,
         class_need=-(-cc.requests[first] // np.where(split[first], 2, 1)[:, None]),
