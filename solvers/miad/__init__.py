@@ -1,0 +1,1 @@
+"""MIAD GPU frequency control (μ-Serve): controller, actuators, simulator, solver."""

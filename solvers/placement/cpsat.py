@@ -1,0 +1,228 @@
+"""The CP-SAT placement solver: hint, build, solve in stages, extract.
+
+1. Run the baselines (kube-default, first-fit- and best-fit-decreasing) and
+   keep the best answer by the lexicographic score; it hints the model and is
+   the answer if CP-SAT finds nothing better in time (anytime: any budget
+   returns the best answer found, never worse than the best baseline).
+2. Aggregate items into classes, prune candidate nodes, find interchangeable
+   nodes, build the model (:mod:`.model`).
+3. Solve the stages of :mod:`.objective`: level 1 first with a share of the
+   budget, then levels 2-4 with the rest; each stage is hinted with the
+   incumbent and holds the levels before it at the values found.
+4. Extract the assignment, order the plan, explain what stays unplaced.
+
+Status: OPTIMAL when every stage was proven optimal on a losslessly pruned
+model; FEASIBLE otherwise. ``objective`` is the folded level 1 over the
+items left unplaced (:func:`.outcome.make_result`) and ``best_bound`` a
+lower bound on it, from CP-SAT's bound when the model is lossless and the
+pooled capacity bound of :mod:`.bounds` always. ``stats['level1_proven']`` says whether
+no answer places more items per priority tier.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from optsched import names
+from optsched.budget import Budget
+from optsched.errors import ConfigError
+from optsched.model import Assignment
+from optsched.problems import PodPlacement
+from optsched.registry import register
+from optsched.results import SolveResult, Status
+from optsched.solver import Capabilities, SolverKind
+from optsched.solvers._cpsat import make_solver, map_status
+from optsched.solvers.placement.bounds import pooled_placed_bound
+from optsched.solvers.placement.candidates import arrival_masks, prune, symmetric_groups
+from optsched.solvers.placement.classes import build_classes, fixed_usage
+from optsched.solvers.placement.extract import add_hint, assignment_from_counts, counts_of
+from optsched.solvers.placement.greedy import PLACEMENT_KINDS, greedy_assign
+from optsched.solvers.placement.kube_default import kube_schedule
+from optsched.solvers.placement.model import PlacementModel, build_model
+from optsched.solvers.placement.objective import Stage, disruption_stage, placement_stages
+from optsched.solvers.placement.outcome import make_result, tier_counts
+from optsched.solvers.placement.score import evaluate, tier_weights
+from optsched.solvers.placement.topology import Topology, build_topology
+
+DEFAULT_MAX_PAIRS = 150_000
+LEVEL1_SHARE = 0.6  # of the time left after building, for the level-1 stages
+RESULT_RESERVE = 0.1  # of the budget, kept for plan ordering and reasons
+
+
+class _FirstSolution(cp_model.CpSolverSolutionCallback):
+    def __init__(self, started: float) -> None:
+        super().__init__()
+        self.started = started
+        self.first_s: float | None = None
+
+    def on_solution_callback(self) -> None:
+        if self.first_s is None:
+            self.first_s = time.monotonic() - self.started
+
+
+@dataclass
+class _Run:
+    topo: Topology
+    started: float
+    best: dict[str, Assignment]
+    source: str
+    stats: dict[str, Any] = field(default_factory=dict)
+    stages: list[dict[str, Any]] = field(default_factory=list)
+
+
+@register(names.CPSAT_PLACEMENT, PLACEMENT_KINDS)
+class CpsatPlacement:
+    name = names.CPSAT_PLACEMENT
+    capabilities = Capabilities(
+        SolverKind.EXACT, PLACEMENT_KINDS, anytime=True, warm_start=True, deterministic=False
+    )
+
+    def __init__(
+        self,
+        num_workers: int | None = None,
+        random_seed: int | None = None,
+        max_pairs: int = DEFAULT_MAX_PAIRS,
+        level1_share: float = LEVEL1_SHARE,
+    ) -> None:
+        if num_workers is not None and num_workers < 1:
+            raise ConfigError(f"{self.name}: num_workers must be at least 1")
+        if max_pairs < 1:
+            raise ConfigError(f"{self.name}: max_pairs must be at least 1")
+        if not 0 < level1_share <= 1:
+            raise ConfigError(f"{self.name}: level1_share must be in (0, 1]")
+        self.num_workers = num_workers
+        self.random_seed = random_seed
+        self.max_pairs = max_pairs
+        self.level1_share = level1_share
+
+    def solve(self, problem: PodPlacement, budget: Budget) -> SolveResult:
+        return self._solve(problem, budget, None)
+
+    def solve_from(self, problem: PodPlacement, budget: Budget, hint: SolveResult) -> SolveResult:
+        final = hint.plan.final_assignments(problem.snapshot) if hint.plan is not None else None
+        return self._solve(problem, budget, final)
+
+    def _solve(
+        self, problem: PodPlacement, budget: Budget, given: Mapping[str, Assignment] | None
+    ) -> SolveResult:
+        started = time.monotonic()
+        topo = build_topology(problem)
+        run = self._baselines(topo, started, given)
+        classes = build_classes(topo)
+        masks = arrival_masks(topo, classes, fixed_usage(topo, classes))
+        cands, lossless = prune(topo, classes, masks, run.best, self.max_pairs)
+        groups = symmetric_groups(topo, classes, cands) if lossless else []
+        pm = build_model(topo, classes, cands, groups)
+        run.stats.update(
+            classes=len(classes),
+            count_variables=len(pm.y),
+            lossless=lossless,
+            symmetric_groups=len(groups),
+            build_s=time.monotonic() - started - run.stats["baselines_s"],
+        )
+        proven = self._stages(pm, run, budget)
+        return self._result(run, proven, lossless)
+
+    def _baselines(
+        self, topo: Topology, started: float, given: Mapping[str, Assignment] | None
+    ) -> _Run:
+        answers = {
+            names.KUBE_DEFAULT: kube_schedule(topo).assignments(),
+            names.FIRST_FIT_DECREASING: greedy_assign(topo, best_fit=False).assignments(),
+            names.BEST_FIT_DECREASING: greedy_assign(topo, best_fit=True).assignments(),
+        }
+        if given is not None:
+            answers["hint"] = dict(given)
+        source = max(answers, key=lambda k: evaluate(topo.problem, answers[k]).key())
+        run = _Run(topo, started, answers[source], source)
+        run.stats["baselines_s"] = time.monotonic() - started
+        return run
+
+    def _stages(self, pm: PlacementModel, run: _Run, budget: Budget) -> list[bool]:
+        stages = [*placement_stages(pm), disruption_stage(pm)]
+        run.stats["level1_stages"] = len(stages) - 1
+        reserve = budget.seconds * RESULT_RESERVE
+        proven: list[bool] = []
+        for k, stage in enumerate(stages):
+            left = budget.remaining() - reserve
+            if left <= 0:
+                break
+            share = self.level1_share / (len(stages) - 1 - k) if k < len(stages) - 1 else 1.0
+            status, value = self._solve_stage(pm, run, stage, left * min(1.0, share))
+            proven.append(status is Status.OPTIMAL)
+            if status is Status.INFEASIBLE:
+                run.stats["infeasible"] = True
+                break
+            if value is None:
+                break
+            pm.model.add(stage.expr >= value)
+        return proven
+
+    def _solve_stage(
+        self, pm: PlacementModel, run: _Run, stage: Stage, limit_s: float
+    ) -> tuple[Status, int | None]:
+        add_hint(pm, counts_of(pm, run.best))
+        pm.model.maximize(stage.expr)
+        solver = make_solver(limit_s, self.num_workers, self.random_seed)
+        callback = _FirstSolution(run.started)
+        status = map_status(solver.solve(pm.model, callback))
+        info = {"stage": stage.name, "status": str(status), "wall_s": solver.wall_time}
+        run.stages.append(info)
+        if callback.first_s is not None:
+            run.stats.setdefault("first_solution_s", callback.first_s)
+        if not status.has_solution:
+            return status, None
+        counts = {key: solver.value(var) for key, var in pm.y.items()}
+        moved = [solver.value(v) for v in pm.moved]
+        final = assignment_from_counts(pm, counts, lambda c: moved[c])
+        if evaluate(run.topo.problem, final).key() >= evaluate(run.topo.problem, run.best).key():
+            run.best, run.source = final, names.CPSAT_PLACEMENT
+        info.update(objective=solver.objective_value, bound=solver.best_objective_bound)
+        if len(run.stages) == 1:
+            run.stats["level1_bound"] = solver.best_objective_bound
+        return status, int(round(solver.objective_value))
+
+    def _result(self, run: _Run, proven: list[bool], lossless: bool) -> SolveResult:
+        topo = run.topo
+        wall = time.monotonic() - run.started
+        if run.stats.get("infeasible"):
+            msg = "the items that may not change (protected, unmovable and not evictable) already break a constraint"
+            return SolveResult(
+                Status.INFEASIBLE, self.name, wall_time_s=wall, message=msg, stats=run.stats
+            )
+        primary = evaluate(topo.problem, run.best).primary(tier_weights(tier_counts(topo)))
+        n1 = run.stats["level1_stages"]
+        bound = pooled_placed_bound(topo)[1]
+        if lossless and len(proven) >= n1 and all(proven[:n1]):
+            bound = min(bound, primary)
+        elif lossless and n1 == 1 and "level1_bound" in run.stats:
+            bound = min(bound, int(run.stats["level1_bound"] + 1e-6))
+        level1_proven = bound <= primary
+        all_proven = lossless and level1_proven and len(proven) == n1 + 1 and all(proven)
+        status = Status.OPTIMAL if all_proven else Status.FEASIBLE
+        message = (
+            ""
+            if run.source == names.CPSAT_PLACEMENT
+            else f"CP-SAT found nothing better than {run.source} in time"
+        )
+        stats = {
+            **run.stats,
+            "stages": run.stages,
+            "level1_proven": level1_proven,
+            "source": run.source,
+        }
+        return make_result(
+            topo,
+            run.best,
+            solver=self.name,
+            status=status,
+            wall_time_s=wall,
+            placed_bound=max(bound, primary),
+            message=message,
+            stats=stats,
+        )

@@ -1,0 +1,111 @@
+"""The lexicographic objective as a sequence of CP-SAT stages.
+
+Level 1 (items placed per priority tier, highest first) is solved first,
+alone; levels 2-4 (eviction cost, moves, packing; :mod:`.score`) second,
+with level 1 held at least at the value found. Within a stage the levels are
+one weighted sum with dominating weights: each level's weight exceeds the
+largest value all lower levels together can take, so the weighted optimum
+is the lexicographic one.
+
+Why stages rather than one weighted sum: (a) the tier weights grow as the
+product of (tier size + 1) over lower tiers, which passes 2^53 (CP-SAT's
+objective is a double) for large clusters with several tiers; tiers are cut
+into as many stages as needed to stay below that; (b) a proof of level 1,
+the level that matters for pending pods, is not slowed down by the packing
+term, which is a bin-packing objective and hard to prove. The cost is that
+each stage gets a share of the budget; a stage that proves its optimum
+early hands the rest on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from optsched.problems.cluster import PACKING_MOST
+from optsched.solvers.placement.model import Expr, PlacementModel
+from optsched.solvers.placement.score import tier_weights, tiers
+
+# Largest objective magnitude kept exact by CP-SAT's double objective, with
+# a margin of two bits.
+MAX_EXACT_OBJECTIVE = 2**51
+PERCENT = 100
+
+
+@dataclass
+class Stage:
+    """Maximize ``expr``; ``upper`` bounds it (for proofs of bounds)."""
+
+    name: str
+    expr: Expr
+    upper: int
+
+
+def placement_stages(pm: PlacementModel) -> list[Stage]:
+    """Level 1 as one stage per group of tiers whose weights stay exact."""
+    order = tiers(pm.topo.problem)
+    by_tier: list[list[int]] = [[] for _ in order]
+    for c in pm.classes:
+        by_tier[order.index(int(pm.topo.cc.priority[c.rep]))].append(c.index)
+    counts = [sum(pm.classes[c].size for c in cs) for cs in by_tier]
+    stages: list[Stage] = []
+    start = 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and _span(counts[start : end + 1]) < MAX_EXACT_OBJECTIVE:
+            end += 1
+        weights = tier_weights(counts[start:end])
+        exprs = [
+            cp_model.LinearExpr.sum([pm.placed[c] for c in by_tier[k]]) for k in range(start, end)
+        ]
+        expr = cp_model.LinearExpr.weighted_sum(exprs, weights)
+        stages.append(Stage(f"tiers {start}-{end - 1}", expr, _span(counts[start:end]) - 1))
+        start = end
+    return stages
+
+
+def _span(counts: list[int]) -> int:
+    out = 1
+    for k in counts:
+        out *= k + 1
+    return out
+
+
+def disruption_stage(pm: PlacementModel) -> Stage:
+    """Levels 2-4 in one stage, as a maximization of their negation."""
+    order = tiers(pm.topo.problem)
+    rank = {p: len(order) - k for k, p in enumerate(order)}
+    prio = pm.topo.cc.priority
+    evict_cost = cp_model.LinearExpr.weighted_sum(
+        pm.evicted, [rank[int(prio[c.rep])] for c in pm.classes]
+    )
+    moves = cp_model.LinearExpr.sum(pm.moved)
+    max_moves = sum(c.n_running for c in pm.classes)
+    packing, max_packing = _packing(pm)
+    w_move = max_packing + 1
+    w_evict = (max_moves + 1) * w_move
+    expr = -(w_evict * evict_cost + w_move * moves + packing)
+    return Stage("disruption+packing", expr, 0)
+
+
+def _packing(pm: PlacementModel) -> tuple[Expr, int]:
+    m = pm.model
+    if pm.topo.problem.packing == PACKING_MOST:
+        used = []
+        for n, entries in pm.by_node.items():
+            u = m.new_bool_var(f"used_{n}")
+            big = sum(pm.ub[e] for e in entries)
+            m.add(cp_model.LinearExpr.sum([pm.y[e] for e in entries]) <= big * u)
+            used.append(u)
+        return cp_model.LinearExpr.sum(used), pm.topo.cc.n_nodes
+    u = m.new_int_var(0, PERCENT, "max_util_pct")
+    cap = pm.topo.cc.capacity
+    req = pm.topo.cc.requests
+    for n, entries in pm.by_node.items():
+        for r in range(cap.shape[1]):
+            coeffs = [int(req[pm.classes[c].rep, r]) for c, _ in entries]
+            if cap[n, r] > 0 and any(coeffs):
+                load = cp_model.LinearExpr.weighted_sum([pm.y[e] for e in entries], coeffs)
+                m.add(PERCENT * load <= int(cap[n, r]) * u)
+    return u, PERCENT

@@ -1,0 +1,119 @@
+"""Turn a final assignment into a Plan whose actions are executable in order.
+
+Order: every eviction first (they only free room), then moves and placements,
+each taken as soon as its target has room (capacity, NUMA capacity and
+affinity checked against the state at that step). A move frees its source,
+which may unblock others; moves are tried before placements so that freed
+room reaches the pods that were waiting for it.
+
+When only moves remain and none can go (a cycle: A waits for B's node and B
+for A's), one of them is parked on a node that has room now (an extra move)
+and finishes from there. When no node can take it, the move is carried out as
+Kubernetes carries out every pod move anyway: evict, then place the
+replacement once its target has room; the plan's notes say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from optsched.model import Assignment
+from optsched.results import Action, ActionKind, Plan
+from optsched.solvers.placement.state import ClusterState
+from optsched.solvers.placement.topology import Topology
+
+Step = tuple[str, Assignment]
+
+
+def order_plan(topo: Topology, final: Mapping[str, Assignment]) -> tuple[Plan, list[str]]:
+    """The plan from the snapshot to ``final``, and notes on cycles broken."""
+    return _Builder(topo).build(final)
+
+
+class _Builder:
+    def __init__(self, topo: Topology) -> None:
+        self.topo = topo
+        self.snap = topo.cc.snapshot
+        self.state = ClusterState(topo)
+        self.where: dict[str, Assignment] = dict(self.snap.assignments)
+        self.actions: list[Action] = []
+        self.notes: list[str] = []
+
+    def build(self, final: Mapping[str, Assignment]) -> tuple[Plan, list[str]]:
+        snap = self.snap
+        evicted = sorted(
+            (i for i in snap.assignments if i not in final),
+            key=lambda i: (snap.item(i).priority, i),
+        )
+        for i in evicted:
+            self._leave(i)
+            self.actions.append(Action(ActionKind.EVICT, i, source=snap.assignments[i]))
+        todo = [(i, a) for i, a in final.items() if snap.assignments.get(i) != a]
+        todo.sort(key=lambda s: (s[0] not in snap.assignments, -snap.item(s[0]).priority, s[0]))
+        while todo:
+            todo = self._drain(todo)
+            if todo:
+                todo = self._break_cycle(todo)
+        return Plan(tuple(self.actions)), self.notes
+
+    def _leave(self, i: str) -> Assignment | None:
+        src = self.where.pop(i, None)
+        if src is not None:
+            self.state.remove(self.snap.item_index[i])
+        return src
+
+    def _arrive(self, i: str, a: Assignment) -> None:
+        self.state.place(self.snap.item_index[i], self.snap.node_index[a.node], a.numa)
+        self.where[i] = a
+
+    def _try(self, i: str, a: Assignment) -> bool:
+        src = self._leave(i)
+        m = self.snap.item_index[i]
+        if self.state.fits_on(m, self.snap.node_index[a.node], a.numa):
+            self._arrive(i, a)
+            kind = ActionKind.PLACE if src is None else ActionKind.MOVE
+            self.actions.append(Action(kind, i, source=src, target=a))
+            return True
+        if src is not None:
+            self._arrive(i, src)
+        return False
+
+    def _drain(self, todo: list[Step]) -> list[Step]:
+        """Apply every step that fits, in passes, until a pass makes no progress."""
+        while todo:
+            waiting = [(i, a) for i, a in todo if not self._try(i, a)]
+            if len(waiting) == len(todo):
+                return waiting
+            todo = waiting
+        return todo
+
+    def _break_cycle(self, todo: list[Step]) -> list[Step]:
+        moves = [s for s in todo if s[0] in self.where]
+        if not moves:
+            # placements blocked only by affinity that no step-by-step order
+            # satisfies (two pods that each require the other): place one
+            i, a = todo[0]
+            self._arrive(i, a)
+            self.actions.append(Action(ActionKind.PLACE, i, target=a))
+            self.notes.append(f"{i}: its required affinity holds once the plan completes")
+            return todo[1:]
+        i, a = moves[0]
+        m = self.snap.item_index[i]
+        src = self.where[i]
+        self._leave(i)
+        mask = self.state.feasible_nodes(m)
+        mask[self.snap.node_index[src.node]] = False
+        if mask.any():
+            park = int(np.argmax(np.where(mask, self.state.free.sum(axis=1), -1)))
+            park_at = Assignment(self.snap.nodes[park].name, self.state.numa_slot(m, park))
+            self._arrive(i, park_at)
+            self.actions.append(Action(ActionKind.MOVE, i, source=src, target=park_at))
+            self.notes.append(f"{i}: parked on {park_at.node} to break a cycle of moves")
+        else:
+            self.actions.append(Action(ActionKind.EVICT, i, source=src))
+            self.notes.append(
+                f"{i}: no node can hold it mid-plan; evicted, then placed on {a.node}"
+            )
+        return todo
