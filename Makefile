@@ -7,7 +7,7 @@ FILESET := $(shell find optsched solvers gnn api datasets -type f -not -path '*/
 STAMP := $(VENV)/.installed-$(FILESET)
 LINKTREE = $(firstword $(wildcard build/__editable__.optsched-*))
 
-.PHONY: install serve test test-all check lint typecheck bench clean
+.PHONY: install serve test test-all check lint typecheck bench clean protos
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 not found; set PY=..." >&2; exit 1; }
@@ -39,6 +39,11 @@ typecheck: $(STAMP)
 	cd $(LINKTREE) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p optsched
 
 check: lint typecheck test
+
+# Regenerate api/v1/*_pb2*.py[i] after editing a .proto (-P: the repository
+# root must not shadow the installed packages).
+protos: $(STAMP)
+	$(BIN)/python -P -m optsched.api.codegen
 
 bench: $(STAMP)
 	$(BIN)/optsched bench all

@@ -1,0 +1,100 @@
+"""Prometheus metrics of one server: per-RPC request counts and latency,
+solve latency per kind and solver, solver choices, guard-rail states, jobs
+by state, extender requests. Each server has its own registry, so several
+servers in one process (tests) do not collide."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from optsched.guardrail import GuardRail, GuardState
+
+# Small heuristic answers take milliseconds, CP-SAT answers up to the budget.
+LATENCY_BUCKETS_S = (
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    300,
+)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "optsched_rpc_requests",
+            "gRPC requests by method and status code",
+            ("method", "code"),
+            registry=r,
+        )
+        self.latency = Histogram(
+            "optsched_rpc_latency_seconds",
+            "gRPC latency by method",
+            ("method",),
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.solve_latency = Histogram(
+            "optsched_solve_latency_seconds",
+            "solve wall time by problem kind and answering solver",
+            ("kind", "solver"),
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.choices = Counter(
+            "optsched_solver_choices",
+            "answers by problem kind, solver and status",
+            ("kind", "solver", "status"),
+            registry=r,
+        )
+        self.in_flight = Gauge("optsched_solves_in_flight", "solves queued or running", registry=r)
+        self.rejected = Counter(
+            "optsched_solves_rejected", "solves refused at the concurrency cap", registry=r
+        )
+        self.guardrail = Gauge(
+            "optsched_guardrail_serving",
+            "1 while a learned solver's guard-rail lets it serve",
+            ("solver",),
+            registry=r,
+        )
+        self.guardrail_gap = Gauge(
+            "optsched_guardrail_mean_gap",
+            "learned solver's mean measured gap",
+            ("solver",),
+            registry=r,
+        )
+        self.jobs = Gauge("optsched_jobs", "batch jobs by state", ("state",), registry=r)
+        self.extender = Counter(
+            "optsched_extender_requests",
+            "scheduler-extender requests by verb and HTTP status",
+            ("verb", "status"),
+            registry=r,
+        )
+
+    def record_guards(self, guards: Mapping[str, GuardRail]) -> None:
+        for name, guard in list(guards.items()):
+            self.guardrail.labels(name).set(1.0 if guard.state is GuardState.SERVING else 0.0)
+            if guard.mean_gap is not None:
+                self.guardrail_gap.labels(name).set(guard.mean_gap)
+
+    def record_jobs(self, counts: Mapping[str, int]) -> None:
+        for state, n in counts.items():
+            self.jobs.labels(state).set(n)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,144 @@
+"""The optsched server: gRPC (grpc.aio) with health checking and reflection,
+plus one HTTP endpoint (aiohttp) for the scheduler extender and Prometheus
+metrics, all on one event loop in one process.
+
+aiohttp rather than the stdlib HTTP server in a thread: the extender's verbs
+run solves, and on the same event loop they share the gRPC side's admission
+cap and worker pool without cross-thread hand-offs; aiohttp also gives
+keep-alive (kube-scheduler reuses connections) and a request size limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+from dataclasses import dataclass, field
+
+import grpc
+from aiohttp import web
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from optsched.api.config import ServerConfig
+from optsched.api.handlers import generic_handlers, service_names
+from optsched.api.interceptors import ErrorInterceptor, TokenInterceptor
+from optsched.api.jobs.runner import JobRunner
+from optsched.api.jobs.service import JobsService
+from optsched.api.jobs.store import JobStore
+from optsched.api.metrics import Metrics
+from optsched.api.solving import SolveService
+from optsched.portfolio import Portfolio
+
+log = logging.getLogger(__name__)
+
+
+def load_plugins(modules: tuple[str, ...]) -> None:
+    for module in modules:
+        importlib.import_module(module)
+
+
+@dataclass
+class Server:
+    config: ServerConfig
+    portfolio: Portfolio | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    grpc_port: int = 0
+    http_port: int | None = None
+
+    async def start(self) -> None:
+        config = self.config
+        load_plugins(config.plugins)
+        self.portfolio = self.portfolio or Portfolio()
+        self.solving = SolveService(config, self.portfolio, self.metrics)
+        self.store = JobStore(config.db_path)
+        self.runner = JobRunner(self.store, config, self.metrics)
+        self.jobs = JobsService(self.store, self.runner, self.solving)
+        interceptors: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor(self.metrics)]
+        if config.token:
+            interceptors.insert(0, TokenInterceptor(config.token))
+        options = [
+            ("grpc.max_receive_message_length", config.limits.max_request_bytes),
+            ("grpc.max_send_message_length", config.limits.max_request_bytes),
+        ]
+        self.grpc = grpc.aio.server(interceptors=interceptors, options=options)
+        self.grpc.add_generic_rpc_handlers(generic_handlers(self.solving, self.jobs))
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
+        names = [*service_names(), health.SERVICE_NAME, reflection.SERVICE_NAME]
+        reflection.enable_server_reflection(names, self.grpc)
+        self.grpc_port = self._bind(f"{config.host}:{config.port}")
+        await self.grpc.start()
+        for name in ["", *service_names()]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self.runner.start()
+        await self._start_http()
+        log.info(
+            "optsched listening: grpc %s:%d, http %s", config.host, self.grpc_port, self.http_port
+        )
+
+    def _bind(self, address: str) -> int:
+        tls = self.config.tls
+        if tls is None:
+            return self.grpc.add_insecure_port(address)
+        cert, key, client_ca = tls.read()
+        creds = grpc.ssl_server_credentials(
+            [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+        )
+        return self.grpc.add_secure_port(address, creds)
+
+    async def _start_http(self) -> None:
+        if self.config.http_port is None:
+            return
+        from optsched.api.extender.http import add_routes
+
+        app = web.Application(client_max_size=self.config.limits.max_request_bytes)
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        add_routes(app, self)
+        self.http = web.AppRunner(app, access_log=None)
+        await self.http.setup()
+        site = web.TCPSite(self.http, self.config.host, self.config.http_port)
+        await site.start()
+        self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        self.metrics.record_jobs(self.store.counts())
+        return web.Response(
+            body=self.metrics.exposition(), content_type="text/plain", charset="utf-8"
+        )
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Refuse new calls, give in-flight ones ``grace_s`` to finish, then
+        cancel the rest; running jobs are left for the next start to re-run."""
+        grace = self.config.grace_s if grace_s is None else grace_s
+        await self.health.enter_graceful_shutdown()
+        await self.grpc.stop(grace)
+        if getattr(self, "http", None) is not None:
+            await self.http.cleanup()
+        await self.runner.stop()
+        self.solving.shutdown()
+        self.store.close()
+
+
+async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    server = Server(config)
+    await server.start()
+    print(
+        f"optsched serving grpc={config.host}:{server.grpc_port} http={server.http_port}",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    log.warning("shutting down (grace period %.1f s)", config.grace_s)
+    await server.stop()
