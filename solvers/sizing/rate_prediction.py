@@ -8,7 +8,8 @@ window, and fits the local rate r(t) = alpha + beta t by least squares:
 
     minimize sum_i (c_i / bin_s - alpha - beta t_i)^2,  t_i = bin centres (t = 0 now).
 
-The slope is kept only where it is significant, |beta| >= z SE(beta) with
+The slope is kept only where the window has at least ``MIN_SLOPE_BINS`` bins
+and the slope is significant, |beta| >= z SE(beta) with
 SE(beta) = s / sqrt(sum (t_i - t_mean)^2) and s^2 the residual variance over
 k - 2 degrees of freedom; otherwise the least-squares constant (the window
 mean) is used. The fitted line's value at the window's end has four times
@@ -35,6 +36,10 @@ from optsched.errors import DomainError
 # Two standard errors: a slope this far from zero arises by chance in about
 # 5 % of flat windows (normal approximation).
 SLOPE_Z = 2.0
+# With fewer bins than this (at start-up) no slope is fitted: two or three
+# seconds of counts give a slope whose noise, times the horizon, would size
+# the pool for a rate many times the real one.
+MIN_SLOPE_BINS = 10
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,9 @@ class LinearRatePredictor:
         y = (c / self.bin_s).T  # bins x frontends
         t = _centres(k, self.bin_s)
         alpha, beta = _pinv_design(k, self.bin_s) @ y
-        if k > 2:
+        if k < MIN_SLOPE_BINS:
+            alpha, beta = y.mean(axis=0), np.zeros_like(beta)
+        else:
             resid = y - (alpha[None, :] + beta[None, :] * t[:, None])
             se_beta = np.sqrt((resid**2).sum(axis=0) / (k - 2) / ((t - t.mean()) ** 2).sum())
             flat = np.abs(beta) < self.slope_z * se_beta

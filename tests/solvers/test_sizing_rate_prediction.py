@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optsched.errors import DomainError
-from optsched.solvers.sizing.rate_prediction import LinearRatePredictor
+from optsched.solvers.sizing.rate_prediction import MIN_SLOPE_BINS, LinearRatePredictor
 
 
 def ramp_counts(start_per_s: float, slope_per_s2: float, bins: int) -> np.ndarray:
@@ -16,13 +16,24 @@ def ramp_counts(start_per_s: float, slope_per_s2: float, bins: int) -> np.ndarra
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.floats(0.0, 500.0), st.floats(0.0, 5.0), st.integers(3, 300), st.floats(0.0, 30.0))
+@given(
+    st.floats(0.0, 500.0),
+    st.floats(0.0, 5.0),
+    st.integers(MIN_SLOPE_BINS, 300),
+    st.floats(0.0, 30.0),
+)
 def test_linear_ramp_is_extrapolated_exactly(
     start: float, slope: float, bins: int, horizon: float
 ) -> None:
     p = LinearRatePredictor(window_bins=bins, bin_s=1.0, horizon_s=horizon)
     predicted = p.predict_local(ramp_counts(start, slope, bins))[0]
     assert predicted == pytest.approx(start + slope * (bins + horizon), rel=1e-6, abs=1e-6)
+
+
+def test_short_history_uses_the_mean() -> None:
+    p = LinearRatePredictor(window_bins=60, bin_s=1.0, horizon_s=5.0)
+    counts = np.array([[2.0, 9.0, 4.0]])  # three seconds after start-up
+    assert p.predict_local(counts)[0] == pytest.approx(5.0)
 
 
 def test_falling_ramp_keeps_the_current_rate() -> None:
