@@ -63,6 +63,8 @@ def _neighbourhood(cur: RescheduleState, size: int, rng: np.random.Generator) ->
     for score in (np.where(counted, rem, 0).sum(axis=1), np.where(counted, eff, 0).sum(axis=1)):
         weight = 1.0 + score[hosts].astype(float)
         free_hosts = [h for h in hosts if int(h) not in picked]
+        if not free_hosts:
+            break
         w = np.array([weight[np.searchsorted(hosts, h)] for h in free_hosts])
         k = min(max(1, size // 2), len(free_hosts))
         picked.update(int(h) for h in rng.choice(free_hosts, size=k, replace=False, p=w / w.sum()))
