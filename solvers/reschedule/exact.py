@@ -35,7 +35,7 @@ from optsched.solvers.reschedule.result import state_result
 from optsched.solvers.reschedule.sequencing import Sequenced, sequence
 from optsched.solvers.reschedule.state import RescheduleState
 
-HINT_SHARE = 0.1  # of the budget, for the greedy hint
+HINT_SHARE = 0.5  # of the budget at most, for the greedy hint (it stops when no move improves)
 SEQUENCING_SHARE = 0.1  # of the budget, kept for disaggregation and sequencing
 MIN_SOLVE_S = 0.05
 MAX_DINKELBACH_ROUNDS = 50
