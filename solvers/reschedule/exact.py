@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -68,7 +69,7 @@ class ModelAnswer:
 def solve_model(cm: cpm.ClassModel, seconds: float, args: CpsatArgs) -> ModelAnswer:
     solver = make_solver(max(MIN_SOLVE_S, seconds), args.num_workers, args.random_seed)
     code = solver.solve(cm.model)
-    status = map_status(code)
+    status = map_status(cast(int, code))
     if not status.has_solution:
         return ModelAnswer(status, None, None, None, None, None)
     return ModelAnswer(

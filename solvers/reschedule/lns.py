@@ -16,8 +16,9 @@ sequenced (:mod:`.sequencing`); when that fails the greedy plan is returned.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -75,7 +76,7 @@ def assign(
     cur: RescheduleState,
     origin: RescheduleState,
     classes: list[VmClass],
-    counts: list[Mapping[Slot, int]],
+    counts: Sequence[Mapping[Slot, int]],
 ) -> None:
     """Move class VMs in ``cur`` (bookkeeping only, no order) to the final
     counts, keeping every VM that may stay at its origin placement."""
@@ -187,7 +188,7 @@ def _finish(
     solver: str,
     started: float,
     fr0: float,
-    **stats: object,
+    **stats: Any,
 ) -> SolveResult:
     moved = np.nonzero(_moved(cur, origin))[0]
     moves = [(int(v), int(cur.vm_host[v]), cur.placements[int(cur.vm_place[v])]) for v in moved]
