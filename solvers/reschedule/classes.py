@@ -18,7 +18,7 @@ bounds by the migration limit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,7 +79,7 @@ def vm_classes(state: RescheduleState, vms: np.ndarray) -> list[VmClass]:
 
 
 def disaggregate(
-    state: RescheduleState, classes: list[VmClass], counts: list[Mapping[Slot, int]]
+    state: RescheduleState, classes: list[VmClass], counts: Sequence[Mapping[Slot, int]]
 ) -> list[Move]:
     """Concrete moves taking every class from its current to its final counts."""
     moves: list[Move] = []

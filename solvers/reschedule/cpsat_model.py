@@ -176,13 +176,13 @@ def _add_capacity(cm: ClassModel, base: np.ndarray, base_host: np.ndarray) -> No
             if coef:
                 expr = cp_model.LinearExpr.weighted_sum([v for _, v in coef], [a for a, _ in coef])
                 cm.model.add(expr <= int(base[h, k, r]))
-    for h, terms in host_use.items():
-        numa_sum = base[h][st.numa_valid[h]].sum(axis=0)
-        for r in np.nonzero(base_host[h] < numa_sum)[0]:
+    for host, reqs in host_use.items():
+        numa_sum = base[host][st.numa_valid[host]].sum(axis=0)
+        for res in np.nonzero(base_host[host] < numa_sum)[0]:
             expr = cp_model.LinearExpr.weighted_sum(
-                [v for _, v in terms], [int(q[r]) for q, _ in terms]
+                [v for _, v in reqs], [int(q[res]) for q, _ in reqs]
             )
-            cm.model.add(expr <= int(base_host[h, r]))
+            cm.model.add(expr <= int(base_host[host, res]))
 
 
 def _add_migration_limit(cm: ClassModel, migration_limit: int) -> None:
@@ -246,9 +246,9 @@ def _add_slots(cm: ClassModel, base: np.ndarray) -> None:
             share = cm.classes[c].share
             mem = int(share[st.mem_col]) if st.mem_col >= 0 else 0
             use.setdefault((h, k), []).append((int(share[st.cpu_col]), mem, var))
-    for h in cm.hosts:
-        for k in np.nonzero(counted[h])[0]:
-            terms = use.get((int(h), int(k)), [])
+    for h in (int(x) for x in cm.hosts):
+        for k in (int(x) for x in np.nonzero(counted[h])[0]):
+            terms = use.get((h, k), [])
             cpu0 = int(base[h, k, st.cpu_col])
             free_cpu = cpu0 - cp_model.LinearExpr.weighted_sum(
                 [v for _, _, v in terms], [a for a, _, _ in terms]
@@ -274,7 +274,7 @@ def _add_slots(cm: ClassModel, base: np.ndarray) -> None:
             cm.model.add(e == f * slots + r)
             cm.rem.append(r)
             cm.eff.append(e)
-            cm.unit_vars.append((int(h), int(k), [slots, r, *aux]))
+            cm.unit_vars.append((h, k, [slots, r, *aux]))
 
 
 def set_slot_objective(cm: ClassModel) -> int:

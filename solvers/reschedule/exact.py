@@ -14,12 +14,11 @@ be sequenced within the migration limit, or is worse, the hint is returned.
 
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from optsched import names
 from optsched.budget import Budget
@@ -29,6 +28,7 @@ from optsched.problems.cluster import VmRescheduling
 from optsched.registry import register
 from optsched.results import SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
+from optsched.solvers._cpsat import default_workers, make_solver, map_status
 from optsched.solvers.reschedule import cpsat_model as cpm
 from optsched.solvers.reschedule.classes import disaggregate, vm_classes
 from optsched.solvers.reschedule.greedy import greedy
@@ -36,7 +36,7 @@ from optsched.solvers.reschedule.result import state_result
 from optsched.solvers.reschedule.sequencing import Sequenced, sequence
 from optsched.solvers.reschedule.state import RescheduleState
 
-HINT_SHARE = 0.1  # of the budget, for the greedy hint
+HINT_SHARE = 0.5  # of the budget at most, for the greedy hint (it stops when no move improves)
 SEQUENCING_SHARE = 0.1  # of the budget, kept for disaggregation and sequencing
 MIN_SOLVE_S = 0.05
 MAX_DINKELBACH_ROUNDS = 50
@@ -47,26 +47,13 @@ class CpsatArgs:
     """``num_workers`` defaults to the machine's cores; tests use one worker
     and a fixed seed for determinism."""
 
-    num_workers: int = os.cpu_count() or 1
+    num_workers: int = field(default_factory=default_workers)
     random_seed: int = 0
     hint_with_greedy: bool = True
 
     def __post_init__(self) -> None:
         if self.num_workers < 1:
             raise ConfigError(f"num_workers must be at least 1, got {self.num_workers}")
-
-
-def cpsat_status(code: int, has_solution: bool) -> Status:
-    """CP-SAT status -> :class:`Status`, in one place."""
-    if code == cp_model.OPTIMAL:
-        return Status.OPTIMAL
-    if code == cp_model.FEASIBLE:
-        return Status.FEASIBLE
-    if code == cp_model.INFEASIBLE:
-        return Status.INFEASIBLE
-    if code == cp_model.MODEL_INVALID:
-        return Status.INVALID_INPUT
-    return Status.FEASIBLE if has_solution else Status.NO_SOLUTION_IN_TIME
 
 
 @dataclass(frozen=True)
@@ -80,14 +67,10 @@ class ModelAnswer:
 
 
 def solve_model(cm: cpm.ClassModel, seconds: float, args: CpsatArgs) -> ModelAnswer:
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(MIN_SOLVE_S, seconds)
-    solver.parameters.num_workers = args.num_workers
-    solver.parameters.random_seed = args.random_seed
+    solver = make_solver(max(MIN_SOLVE_S, seconds), args.num_workers, args.random_seed)
     code = solver.solve(cm.model)
-    found = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    status = cpsat_status(code, found)
-    if not found:
+    status = map_status(cast(int, code))
+    if not status.has_solution:
         return ModelAnswer(status, None, None, None, None, None)
     return ModelAnswer(
         status,

@@ -16,8 +16,9 @@ sequenced (:mod:`.sequencing`); when that fails the greedy plan is returned.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +64,8 @@ def _neighbourhood(cur: RescheduleState, size: int, rng: np.random.Generator) ->
     for score in (np.where(counted, rem, 0).sum(axis=1), np.where(counted, eff, 0).sum(axis=1)):
         weight = 1.0 + score[hosts].astype(float)
         free_hosts = [h for h in hosts if int(h) not in picked]
+        if not free_hosts:
+            break
         w = np.array([weight[np.searchsorted(hosts, h)] for h in free_hosts])
         k = min(max(1, size // 2), len(free_hosts))
         picked.update(int(h) for h in rng.choice(free_hosts, size=k, replace=False, p=w / w.sum()))
@@ -73,7 +76,7 @@ def assign(
     cur: RescheduleState,
     origin: RescheduleState,
     classes: list[VmClass],
-    counts: list[Mapping[Slot, int]],
+    counts: Sequence[Mapping[Slot, int]],
 ) -> None:
     """Move class VMs in ``cur`` (bookkeeping only, no order) to the final
     counts, keeping every VM that may stay at its origin placement."""
@@ -185,7 +188,7 @@ def _finish(
     solver: str,
     started: float,
     fr0: float,
-    **stats: object,
+    **stats: Any,
 ) -> SolveResult:
     moved = np.nonzero(_moved(cur, origin))[0]
     moves = [(int(v), int(cur.vm_host[v]), cur.placements[int(cur.vm_place[v])]) for v in moved]
