@@ -147,5 +147,12 @@ def test_bench_suites_run_small(tmp_path: Path) -> None:
     assert (tmp_path / "mig-scaling.png").exists()
     assert main(["bench", "--out", str(tmp_path), "miad", "--", "--duration-s", "40"]) == 0
     rows = json.loads((tmp_path / "miad.json").read_text())["rows"]
-    assert {r["policy"] for r in rows} == {"always-max", "static-best", "miad", "miad-0.3"}
+    assert {r["policy"] for r in rows} == {
+        "always-max",
+        "static-best",
+        "miad",
+        "miad-0.3",
+        "miad-hold10",
+    }
+    assert {r["trace"] for r in rows} == {"poisson", "bursty", "overload"}
     assert (tmp_path / "miad-timeline.png").exists()

@@ -139,3 +139,54 @@ def test_validator_rejects_tampered_decisions(tamper, code) -> None:  # type: ig
     steps[2] = tamper(steps[2])
     bad = replace(res, solution=replace(res.solution, decisions={"g": tuple(steps)}))
     assert code in validate(pb, bad).codes()
+
+
+HOLD3 = MiadConfig(down_after=3)
+
+
+def test_down_after_holds_a_down_until_n_consecutive_allowing_periods() -> None:
+    room: dict[str, float | None] = {"a": 50.0, "b": 100.0}  # DOWN by the rules (see above)
+    tight: dict[str, float | None] = {"a": 10.0, "b": 180.0}  # SAME at 300 MHz (see above)
+    state, got = ControllerState(1000), []
+    for lat in (room, room, room, room, room, room):
+        d, state = decide(state, (A, B), lat, CLOCKS, HOLD3)
+        got.append((d.action.value, d.clock_mhz))
+    assert got == [
+        ("SAME", 1000),
+        ("SAME", 1000),
+        ("DOWN", 900),
+        ("SAME", 900),
+        ("SAME", 900),
+        ("DOWN", 800),
+    ]
+    # a period that does not allow DOWN restarts the count; UP is never held
+    d, state = decide(ControllerState(300, 0, 2), (A, B), tight, CLOCKS, HOLD3)
+    assert (d.action, state.down_streak) == (ClockAction.SAME, 0)
+    d, state = decide(ControllerState(400, 0, 2), (A, B), {"a": 99.0}, CLOCKS, HOLD3)
+    assert (d.action, d.clock_mhz, state.down_streak) == (ClockAction.UP, 800, 0)
+    # the default (1) is Alg. 6.3: DOWN in every allowing period
+    assert CFG.down_after == 1 and step(1000, room)[0].action is ClockAction.DOWN
+
+
+def test_slo_margin_runs_the_rules_against_a_tighter_target() -> None:
+    margin = MiadConfig(slo_margin=0.2)  # a: target 80 ms
+    lat: dict[str, float | None] = {"a": 77.0, "b": None}  # slack 0.23 vs SLO, 0.0375 vs target
+    assert step(1000, lat)[0].action is ClockAction.DOWN
+    d, _ = decide(ControllerState(1000), (A, B), lat, CLOCKS, margin)
+    assert d.action is ClockAction.UP
+    assert CFG.slo_margin == 0.0
+    with pytest.raises(DomainError, match="config.slo_margin"):
+        MiadConfig(slo_margin=1.0)
+    with pytest.raises(DomainError, match="config.down_after"):
+        MiadConfig(down_after=0)
+
+
+def test_validator_follows_the_guards() -> None:
+    pb = replace(trace(), config=MiadConfig(down_after=2, slo_margin=0.1))
+    res = create("miad").solve(pb, Budget(1))
+    assert validate(pb, res).ok
+    steps = res.solution.decisions["g"]
+    assert [d.action.value for d in steps[:4]] == ["SAME", "DOWN", "SAME", "DOWN"]
+    early = replace(steps[0], action=ClockAction.DOWN, clock_mhz=900)
+    bad = replace(res, solution=replace(res.solution, decisions={"g": (early, *steps[1:])}))
+    assert "action" in validate(pb, bad).codes()

@@ -4,11 +4,12 @@ periods of latency samples (one period: the online decision).
 Input::
 
   {"config": {"step_mhz": 100, "up_slack": 0.05, "down_margin": 0.05,
-              "scale_out_after": 3, "period_s": 1.0, "sample_interval_s": 0.5},
+              "scale_out_after": 3, "period_s": 1.0, "sample_interval_s": 0.5,
+              "down_after": 1, "slo_margin": 0.0},
    "gpus": [{"gpu_id": "g0", "clocks": {"min_mhz": 200, "max_mhz": 1380},
              "partitions": [{"partition_id": "bert", "slo_ms": 200, "weight": 0.8}],
              "periods": [{"bert": [120.0, 131.5]}, {"bert": [90.2]}],
-             "start_mhz": 1380, "up_at_max_streak": 0}]}
+             "start_mhz": 1380, "up_at_max_streak": 0, "down_streak": 0}]}
 
 ``config`` keys are optional (defaults shown); ``start_mhz`` defaults to
 ``clocks.default_mhz``, itself the maximum. Output: ``decisions`` per GPU

@@ -35,6 +35,17 @@ DEFAULT_DOWN_MARGIN = 0.05
 # paper gives no count; three periods (3 s at the default period) separates
 # a sustained overload from one burst.
 DEFAULT_SCALE_OUT_AFTER = 3
+# Guards, not in Alg. 6.3 (their defaults give the paper's rules exactly):
+# ``down_after``: DOWN only after that many consecutive periods in which the
+# rules allow it (1: every period, as in Alg. 6.3), so that the latency the
+# controller sees reflects the current clock before the next step down --
+# Sec. 6.3.4 wants to "be conservative when scaling down GPU frequencies to
+# avoid interruptions to SLO attainment", and with queueing the latency of a
+# lower clock shows only after its queue has built up.
+# ``slo_margin``: the controller aims at SLO x (1 - slo_margin) instead of
+# the SLO itself (a safety margin on the target).
+DEFAULT_DOWN_AFTER = 1
+DEFAULT_SLO_MARGIN = 0.0
 
 
 class ClockAction(StrEnum):
@@ -56,11 +67,13 @@ class MiadConfig:
     up_slack: float = DEFAULT_UP_SLACK
     down_margin: float = DEFAULT_DOWN_MARGIN
     scale_out_after: int = DEFAULT_SCALE_OUT_AFTER
+    down_after: int = DEFAULT_DOWN_AFTER
+    slo_margin: float = DEFAULT_SLO_MARGIN
 
     def __post_init__(self) -> None:
-        for name in ("step_mhz", "period_s", "sample_interval_s", "scale_out_after"):
+        for name in ("step_mhz", "period_s", "sample_interval_s", "scale_out_after", "down_after"):
             _positive(getattr(self, name), f"config.{name}")
-        for name in ("up_slack", "down_margin"):
+        for name in ("up_slack", "down_margin", "slo_margin"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 1:
                 raise DomainError(f"config.{name}", f"must be in [0, 1), got {v!r}")
@@ -115,8 +128,8 @@ class PartitionSlo:
 class GpuClockTrace:
     """One GPU: clock range, partitions, and per control period the latency
     samples (ms) of each partition (a partition with no samples in a period
-    served no request then). ``start_mhz`` and ``up_at_max_streak`` carry the
-    controller state in from a previous call."""
+    served no request then). ``start_mhz``, ``up_at_max_streak`` and
+    ``down_streak`` carry the controller state in from a previous call."""
 
     gpu_id: str
     clocks: ClockRange
@@ -124,6 +137,7 @@ class GpuClockTrace:
     periods: tuple[Mapping[str, tuple[float, ...]], ...]
     start_mhz: int | None = None
     up_at_max_streak: int = 0
+    down_streak: int = 0
 
     def __post_init__(self) -> None:
         w = f"gpus[{self.gpu_id}]"
@@ -151,12 +165,10 @@ class GpuClockTrace:
             and not self.clocks.min_mhz <= self.start_mhz <= self.clocks.max_mhz
         ):
             raise DomainError(f"{w}.start_mhz", "must lie within the clock range")
-        if (
-            isinstance(self.up_at_max_streak, bool)
-            or not isinstance(self.up_at_max_streak, int)
-            or self.up_at_max_streak < 0
-        ):
-            raise DomainError(f"{w}.up_at_max_streak", "must be an integer >= 0")
+        for name in ("up_at_max_streak", "down_streak"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise DomainError(f"{w}.{name}", "must be an integer >= 0")
 
     @property
     def initial_mhz(self) -> int:

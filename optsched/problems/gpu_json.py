@@ -144,6 +144,7 @@ def frequency_problem(d: Any) -> FrequencyControl:
                 periods,
                 _get(g, "start_mhz", w, int, None),
                 _get(g, "up_at_max_streak", w, int, 0),
+                _get(g, "down_streak", w, int, 0),
             )
         )
     return FrequencyControl(tuple(gpus), config)

@@ -4,9 +4,11 @@ sharing no code with the controller.
 
 For every GPU and period: the clock lies in [min, max]; the action is the
 one the rules give for the latencies observed (the largest sample of each
-partition in the period); the clock follows the action (UP doubles, capped
-at max; DOWN subtracts STEP, floored at min; SAME keeps it); the scale-out
-flag is raised exactly at ``scale_out_after`` consecutive UPs taken at max.
+partition in the period, against the SLO less ``slo_margin``), a DOWN
+being held as SAME until ``down_after`` consecutive periods allow it; the
+clock follows the action (UP doubles, capped at max; DOWN subtracts STEP,
+floored at min; SAME keeps it); the scale-out flag is raised exactly at
+``scale_out_after`` consecutive UPs taken at max.
 Codes: ``unknown_reference``, ``missing``, ``clock_range``, ``action``,
 ``clock``, ``scale_out``. Objective: the mean clock over all decisions.
 """
@@ -26,10 +28,11 @@ def _expected_action(clock: int, gpu: Any, period: Any, cfg: Any) -> str:
         if not samples:
             continue
         latency = max(samples)
-        slack = (p.slo_ms - latency) / p.slo_ms
+        target = p.slo_ms - p.slo_ms * cfg.slo_margin
+        slack = (target - latency) / target
         if slack < cfg.up_slack:
             return "UP"
-        if p.weight * latency * cfg.step_mhz / clock / p.slo_ms >= slack - cfg.down_margin:
+        if p.weight * latency * cfg.step_mhz / clock / target >= slack - cfg.down_margin:
             down = False
     return "DOWN" if down else "SAME"
 
@@ -37,9 +40,14 @@ def _expected_action(clock: int, gpu: Any, period: Any, cfg: Any) -> str:
 def _check_gpu(gpu: Any, steps: Any, cfg: Any, report: ValidationReport) -> None:
     lo, hi = gpu.clocks.min_mhz, gpu.clocks.max_mhz
     clock = gpu.start_mhz if gpu.start_mhz is not None else gpu.clocks.start_mhz
-    streak = gpu.up_at_max_streak
+    streak, allowed = gpu.up_at_max_streak, gpu.down_streak
     for t, (period, d) in enumerate(zip(gpu.periods, steps, strict=False)):
         want = _expected_action(clock, gpu, period, cfg)
+        allowed = allowed + 1 if want == "DOWN" else 0
+        if want == "DOWN" and allowed < cfg.down_after:
+            want = "SAME"
+        elif want == "DOWN":
+            allowed = 0
         if str(d.action) != want:
             report.add(
                 "action",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
@@ -156,6 +156,6 @@ class MiadAgent:
         decision, nxt = decide(self.state, self.partitions, lat, self.clocks, self.config)
         if decision.clock_mhz != self.state.clock_mhz:
             applied = self.actuator.set_clock(self.gpu_index, decision.clock_mhz)
-            nxt = ControllerState(applied, nxt.up_at_max_streak)
+            nxt = replace(nxt, clock_mhz=applied)
         self.state = nxt
         return decision

@@ -12,6 +12,14 @@ control period, for each partition ``p`` on the GPU with latency ``L_p``:
   SAME    otherwise
   UP: f = min(MAX, 2 f);  DOWN: f = max(MIN, f - STEP)
 
+Guards (configuration; their defaults give the rules above exactly):
+
+- ``slo_margin`` m: the rules run against the target SLO_p (1 - m).
+- ``down_after`` n: a DOWN the rules allow is taken only in the n-th
+  consecutive period that allows it (SAME before); the count restarts after
+  each DOWN and after any period that does not allow DOWN. Additive
+  decrease then waits for the latency to show the current clock.
+
 Differences from the pseudo-code, each stated:
 
 - Alg. 6.3 sets DOWN as soon as *one* partition has room and never clears
@@ -48,6 +56,7 @@ from optsched.problems.frequency import (
 class ControllerState:
     clock_mhz: int
     up_at_max_streak: int = 0
+    down_streak: int = 0  # consecutive periods the rules allowed DOWN, not yet taken
 
 
 def period_latency(samples: Sequence[float]) -> float | None:
@@ -66,11 +75,12 @@ def choose_action(
         lat = latency_ms.get(p.partition_id)
         if lat is None:
             continue
-        slack = (p.slo_ms - lat) / p.slo_ms
+        target_ms = p.slo_ms * (1.0 - config.slo_margin)
+        slack = (target_ms - lat) / target_ms
         if slack < config.up_slack:
             return ClockAction.UP
         degradation_ms = p.weight * lat * config.step_mhz / clock_mhz
-        if not degradation_ms / p.slo_ms < slack - config.down_margin:
+        if not degradation_ms / target_ms < slack - config.down_margin:
             down_ok = False
     return ClockAction.DOWN if down_ok else ClockAction.SAME
 
@@ -84,7 +94,9 @@ def decide(
 ) -> tuple[ClockDecision, ControllerState]:
     """One control period: the decision and the next state."""
     action = choose_action(state.clock_mhz, partitions, latency_ms, config)
-    clock, streak, scale_out = state.clock_mhz, 0, False
+    clock, streak, scale_out, held = state.clock_mhz, 0, False, 0
+    if action is ClockAction.DOWN and state.down_streak + 1 < config.down_after:
+        action, held = ClockAction.SAME, state.down_streak + 1
     if action is ClockAction.UP:
         streak = state.up_at_max_streak + 1 if clock >= clocks.max_mhz else 0
         clock = min(clocks.max_mhz, clock * 2)
@@ -92,7 +104,7 @@ def decide(
             scale_out, streak = True, 0
     elif action is ClockAction.DOWN:
         clock = max(clocks.min_mhz, clock - config.step_mhz)
-    return ClockDecision(action, clock, scale_out), ControllerState(clock, streak)
+    return ClockDecision(action, clock, scale_out), ControllerState(clock, streak, held)
 
 
 def replay(

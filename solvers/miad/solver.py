@@ -26,7 +26,7 @@ class Miad:
         decisions = {}
         scale_outs = 0
         for g in problem.gpus:
-            state = ControllerState(g.initial_mhz, g.up_at_max_streak)
+            state = ControllerState(g.initial_mhz, g.up_at_max_streak, g.down_streak)
             steps, _ = replay(g.partitions, g.periods, g.clocks, problem.config, state)
             decisions[g.gpu_id] = tuple(steps)
             scale_outs += sum(d.scale_out for d in steps)
