@@ -80,7 +80,7 @@ class Client:
 
     def submit(self, request: Message, label: str = "", timeout: float = 60.0) -> jobs_pb2.Job:
         kind = kind_of_request(request)
-        spec = jobs_pb2.JobSpec(**{kind.name: request})
+        spec = jobs_pb2.JobSpec(**{kind.name: request})  # type: ignore[arg-type]
         reply = self.jobs.SubmitJob(
             jobs_pb2.SubmitJobRequest(spec=spec, label=label),
             timeout=timeout,
@@ -97,7 +97,9 @@ class Client:
         out, token = [], ""
         while True:
             req = jobs_pb2.ListJobsRequest(
-                states=states or [], page_size=page_size, page_token=token
+                states=states or [],  # type: ignore[arg-type]
+                page_size=page_size,
+                page_token=token,
             )
             reply = self.jobs.ListJobs(req, timeout=10.0, metadata=self.metadata)
             out += list(reply.jobs)

@@ -97,9 +97,9 @@ class Extender:
         self.view.remember(pod)
         known = self.view.known(names)
         snapshot = self.view.snapshot(known, pod)
-        scores = verbs.prioritize(
-            self.server.portfolio, snapshot, pod_key(pod), known, PRIORITIZE_BUDGET_S
-        )  # type: ignore[arg-type]
+        portfolio = self.server.portfolio
+        assert portfolio is not None  # set by Server.start
+        scores = verbs.prioritize(portfolio, snapshot, pod_key(pod), known, PRIORITIZE_BUDGET_S)
         return scores + [{"Host": n, "Score": 0} for n in names if n not in known]
 
     def preempt(self, args: dict[str, Any]) -> dict[str, Any]:
