@@ -54,6 +54,8 @@ def fit(solver: str, samples: Iterable[tuple[int, float]]) -> LatencyModel:
         b, log_c = 0.0, float(y.mean())
     else:
         b, log_c = (float(v) for v in np.polyfit(x, y, 1))
+    if b < 0:  # running time does not shrink with size: noise; refit a constant
+        b, log_c = 0.0, float(y.mean())
     floor = min(p[1] for p in pts) / 10
     return LatencyModel(solver, coef_s=math.exp(log_c), exponent=b, floor_s=floor, samples=len(pts))
 

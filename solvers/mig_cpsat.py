@@ -46,6 +46,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from optsched import names
+from optsched.budget import Budget
+from optsched.model.cluster import Gpu
+from optsched.model.mig import load_catalog
+from optsched.problems.base import ProblemKind
+from optsched.problems.gpu import GpuPartitionPlacement
+from optsched.registry import register
+from optsched.results import SolveResult, Status
+from optsched.solver import Capabilities, SolverKind
 from optsched.solvers._mig_assign import assign_requests
 from optsched.solvers._mig_common import (
     ClassKey,
@@ -56,16 +65,6 @@ from optsched.solvers._mig_common import (
     unplaced_reasons,
 )
 from optsched.solvers.mig_greedy import greedy_solution
-
-from optsched import names
-from optsched.budget import Budget
-from optsched.model.cluster import Gpu
-from optsched.model.mig import load_catalog
-from optsched.problems.base import ProblemKind
-from optsched.problems.gpu import GpuPartitionPlacement
-from optsched.registry import register
-from optsched.results import SolveResult, Status
-from optsched.solver import Capabilities, SolverKind
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ def group_options(model: str, sig: tuple[tuple[str, int, bool], ...]) -> list[Op
         kept_pl = [idle[k] for k in kept]
         base = tuple(sorted(busy + kept_pl))
         destroyed = len(idle) - len(kept)
-        if destroyed == 0 and idle:
+        if destroyed == 0:  # no change: reuse idle instances, create nothing
             cap = Counter(p for p, _ in kept_pl)
             opts.append(Option(kept, (), tuple(sorted(cap.items())), True, False, 0))
         for comp in maximal_completions(model, base):
@@ -274,7 +273,7 @@ class CpsatMig:
     ]:
         cp = model.cp
         levels = model.levels()
-        proven, values = True, {}
+        proven, values = True, dict[str, int]()
         last: list[int] | None = None
         for k, (name, expr, maximise) in enumerate(levels):
             solver = cp.CpSolver()

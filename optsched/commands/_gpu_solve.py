@@ -52,7 +52,8 @@ def solve_and_write(
             config["num_workers"] = args.workers
         if args.seed is not None:
             config["random_seed"] = args.seed
-    result = portfolio.run(problem, Budget(args.budget_s), solver=args.solver, **config)
+    folio = portfolio.Portfolio(solver_config={args.solver: config} if config else {})
+    result = folio.run(problem, Budget(args.budget_s), args.solver)
     report = validate(problem, result)
     out = answer(result, report.metrics)
     out["valid"] = report.ok

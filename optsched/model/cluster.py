@@ -77,9 +77,14 @@ class Node:
             self, "reserved", _resources(self.reserved, f"nodes[{self.name}].reserved")
         )
         object.__setattr__(self, "labels", dict(self.labels))
+        numa = []
         for i, n in enumerate(self.numa):
-            _resources(n.capacity, f"nodes[{self.name}].numa[{i}].capacity")
-            _resources(n.reserved, f"nodes[{self.name}].numa[{i}].reserved")
+            if not isinstance(n, NumaNode):
+                raise DomainError(f"nodes[{self.name}].numa[{i}]", "must be a NumaNode")
+            where = f"nodes[{self.name}].numa[{i}]"
+            cap = _resources(n.capacity, f"{where}.capacity")
+            numa.append(NumaNode(cap, _resources(n.reserved, f"{where}.reserved")))
+        object.__setattr__(self, "numa", tuple(numa))
 
     def __hash__(self) -> int:
         return hash(self.name)

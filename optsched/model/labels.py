@@ -100,3 +100,8 @@ class AffinityTerm:
     selector: LabelSelector
     topology_key: str = HOSTNAME_KEY
     namespaces: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.topology_key, str) or not self.topology_key:
+            raise DomainError("affinity.topology_key", "must be a non-empty label key")
+        object.__setattr__(self, "namespaces", tuple(self.namespaces))

@@ -96,6 +96,11 @@ class VmRescheduling:
         check_quantity(self.fragment_cores, "fragment_cores")
         if self.fragment_cores < 1:
             raise DomainError("fragment_cores", "must be at least 1")
+        check_quantity(self.memory_per_core_mb, "memory_per_core_mb")
+        if self.memory_per_core_mb < 1:
+            raise DomainError("memory_per_core_mb", "must be at least 1")
+        if not isinstance(self.cpu_resource, str) or not self.cpu_resource:
+            raise DomainError("cpu_resource", "must be a non-empty resource name")
         object.__setattr__(self, "excluded_hosts", frozenset(self.excluded_hosts))
         for h in self.excluded_hosts:
             if h not in self.snapshot.node_index:

@@ -21,6 +21,10 @@ from optsched.problems.base import ProblemKind
 # percentile; the floor is a named choice of this project, not a paper value.
 MIN_SERVICE_SAMPLES = 30
 DEFAULT_MAX_BACKENDS = 1000
+# Part of the service-time model's definition: a fitted log-normal's sigma is
+# at least this (0.1 % spread), so that samples which are all equal (a coarse
+# timer) still give a continuous distribution.
+MIN_SIGMA_LOG = 1e-3
 
 
 def _check_positive(value: float, field: str) -> None:

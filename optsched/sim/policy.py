@@ -50,9 +50,18 @@ class Observation:
 
 
 class AutoscalePolicy(Protocol):
-    name: str
-    tick_s: float
-    idle_timeout_s: float | None  # None: backends are only released by release_surplus
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def tick_s(self) -> float:
+        """Seconds between decisions."""
+        ...
+
+    @property
+    def idle_timeout_s(self) -> float | None:
+        """Lazy scale-in; None: backends are only released by release_surplus."""
+        ...
 
     def start(self, frontends: int, initial_backends: int) -> ScalingDecision:
         """The decision in force from t = 0 until the first tick."""

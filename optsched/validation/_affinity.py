@@ -22,7 +22,6 @@ Items not moved by the plan are not re-checked ("IgnoredDuringExecution").
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from optsched.model.cluster import Item, Node
 from optsched.model.labels import AffinityTerm
@@ -30,21 +29,42 @@ from optsched.validation._fit import node_label, selector_matches
 from optsched.validation.report import ValidationReport
 
 
-@dataclass(frozen=True)
 class FinalState:
-    """Where every placed item ends up (by node name)."""
+    """Where every placed item ends up (by node name), with the placed items
+    indexed by topology domain so that a check looks only at the items that
+    share a domain (built lazily, once per topology key)."""
 
-    nodes: Mapping[str, Node]
-    items: Mapping[str, Item]
-    node_of: Mapping[str, str]
+    def __init__(
+        self, nodes: Mapping[str, Node], items: Mapping[str, Item], node_of: Mapping[str, str]
+    ) -> None:
+        self.nodes, self.items, self.node_of = nodes, items, node_of
+        self._by_domain: dict[str, dict[str, list[str]]] = {}
 
     def domain(self, item_id: str, key: str) -> str | None:
         return node_label(self.nodes[self.node_of[item_id]], key)
+
+    def sharing(self, key: str, value: str) -> list[str]:
+        """The placed items whose node has ``key`` = ``value``."""
+        index = self._by_domain.get(key)
+        if index is None:
+            index = {}
+            for item_id in self.node_of:
+                d = self.domain(item_id, key)
+                if d is not None:
+                    index.setdefault(d, []).append(item_id)
+            self._by_domain[key] = index
+        return index.get(value, [])
 
 
 def term_selects(term: AffinityTerm, owner: Item, other: Item) -> bool:
     namespaces = term.namespaces or (owner.namespace,)
     return other.namespace in namespaces and selector_matches(term.selector, other.labels)
+
+
+def _selects_all(state: FinalState, item: Item, other_id: str) -> bool:
+    return other_id != item.item_id and all(
+        term_selects(t, item, state.items[other_id]) for t in item.affinity
+    )
 
 
 def _affinity_ok(state: FinalState, item: Item) -> tuple[bool, str]:
@@ -53,18 +73,17 @@ def _affinity_ok(state: FinalState, item: Item) -> tuple[bool, str]:
     missing = [t.topology_key for t, d in zip(terms, own, strict=True) if d is None]
     if missing:
         return False, f"node lacks topology key(s) {missing}"
-    peers = [
-        other_id
-        for other_id in state.node_of
-        if other_id != item.item_id
-        and all(term_selects(t, item, state.items[other_id]) for t in terms)
-    ]
     if all(
-        any(state.domain(p, t.topology_key) == d for p in peers)
+        any(_selects_all(state, item, p) for p in state.sharing(t.topology_key, d))
         for t, d in zip(terms, own, strict=True)
+        if d is not None
     ):
         return True, ""
-    anchored = [p for p in peers if any(state.domain(p, t.topology_key) for t in terms)]
+    anchored = any(
+        _selects_all(state, item, p)
+        and any(state.domain(p, t.topology_key) is not None for t in terms)
+        for p in state.node_of
+    )
     if not anchored and all(term_selects(t, item, item) for t in terms):
         return True, ""
     return False, "no matching item shares the topology domain of every term"
@@ -83,6 +102,26 @@ def _clashes(state: FinalState, owner_id: str, other_id: str) -> list[int]:
         ):
             out.append(i)
     return out
+
+
+def _candidate_pairs(state: FinalState, item_id: str, keys: list[str]) -> list[tuple[str, str]]:
+    """(term owner, other) pairs that may clash: ``item_id``'s terms against
+    the items sharing its domains, and the terms of the items sharing a
+    domain of any anti-affinity key against ``item_id``."""
+    own = {t.topology_key for t in state.items[item_id].anti_affinity}
+    pairs: set[tuple[str, str]] = set()
+    for key in keys:
+        d = state.domain(item_id, key)
+        if d is None:
+            continue
+        for o in state.sharing(key, d):
+            if o == item_id:
+                continue
+            if key in own:
+                pairs.add((item_id, o))
+            if any(t.topology_key == key for t in state.items[o].anti_affinity):
+                pairs.add((o, item_id))
+    return sorted(pairs)
 
 
 def _later(step_of: Mapping[str, int], a: str, b: str) -> str:
@@ -104,13 +143,10 @@ def check_affinity(state: FinalState, step_of: Mapping[str, int], report: Valida
                 node = state.node_of[item_id]
                 msg = f"{item_id} on {node}: {why}"
                 report.add("affinity", msg, item_id=item_id, node=node, step=step_of[item_id])
-    with_terms = [i for i in state.node_of if state.items[i].anti_affinity]
+    keys = sorted({t.topology_key for it in state.items.values() for t in it.anti_affinity})
     seen: set[tuple[str, int, str]] = set()
     for item_id in changed:
-        own = state.items[item_id].anti_affinity
-        pairs = [(item_id, o) for o in state.node_of if o != item_id] if own else []
-        pairs += [(o, item_id) for o in with_terms if o != item_id]
-        for owner_id, other_id in pairs:
+        for owner_id, other_id in _candidate_pairs(state, item_id, keys):
             for i in _clashes(state, owner_id, other_id):
                 if (owner_id, i, other_id) in seen:
                     continue

@@ -10,6 +10,9 @@ Checks (violation codes): every plan step as in
 ``affinity`` and ``anti_affinity`` in the final state, and the list of
 unplaced items (``unplaced_missing``, ``unplaced_spurious``). A result with no
 plan is valid only when its status has no solution (``missing_plan``).
+Protected namespaces forbid moving or evicting running items; a pending item
+of a protected namespace may be placed. Disruption budgets count actions: an
+item moved twice uses two units of its owner's budget.
 
 The objective is recomputed from the answer alone. ``report.metrics``:
 

@@ -22,7 +22,10 @@ def poisson_arrivals(rate_per_s: float, duration_s: float, rng: np.random.Genera
 
 
 def arrivals_from_counts(
-    counts: Sequence[int], interval_s: float, rng: np.random.Generator, scale: float = 1.0
+    counts: Sequence[int] | np.ndarray,
+    interval_s: float,
+    rng: np.random.Generator,
+    scale: float = 1.0,
 ) -> np.ndarray:
     """Trace-driven arrivals: ``counts[k] * scale`` requests (rounded) spread
     uniformly at random over interval ``k`` of length ``interval_s``."""

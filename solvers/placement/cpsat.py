@@ -36,17 +36,18 @@ from optsched.problems import PodPlacement
 from optsched.registry import register
 from optsched.results import SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
-from optsched.solvers._cpsat import make_solver, map_status
+from optsched.solvers._cpsat import make_solver, map_status, set_maximize
 from optsched.solvers.placement.bounds import pooled_placed_bound
 from optsched.solvers.placement.candidates import arrival_masks, prune, symmetric_groups
 from optsched.solvers.placement.classes import build_classes, fixed_usage
 from optsched.solvers.placement.extract import add_hint, assignment_from_counts, counts_of
 from optsched.solvers.placement.greedy import PLACEMENT_KINDS, greedy_assign
 from optsched.solvers.placement.kube_default import kube_schedule
-from optsched.solvers.placement.model import PlacementModel, build_model
+from optsched.solvers.placement.model import PlacementModel, build_model, constrain
 from optsched.solvers.placement.objective import Stage, disruption_stage, placement_stages
 from optsched.solvers.placement.outcome import make_result, tier_counts
 from optsched.solvers.placement.score import evaluate, tier_weights
+from optsched.solvers.placement.state import ClusterState
 from optsched.solvers.placement.topology import Topology, build_topology
 
 DEFAULT_MAX_PAIRS = 150_000
@@ -67,9 +68,14 @@ class _FirstSolution(cp_model.CpSolverSolutionCallback):
 
 @dataclass
 class _Run:
+    """``best`` is the incumbent answer (None until one is known to be
+    valid: the baselines are only when the snapshot itself is consistent);
+    ``hint`` the assignment that hints the next stage."""
+
     topo: Topology
     started: float
-    best: dict[str, Assignment]
+    best: dict[str, Assignment] | None
+    hint: dict[str, Assignment]
     source: str
     stats: dict[str, Any] = field(default_factory=dict)
     stages: list[dict[str, Any]] = field(default_factory=list)
@@ -115,7 +121,7 @@ class CpsatPlacement:
         run = self._baselines(topo, started, given)
         classes = build_classes(topo)
         masks = arrival_masks(topo, classes, fixed_usage(topo, classes))
-        cands, lossless = prune(topo, classes, masks, run.best, self.max_pairs)
+        cands, lossless = prune(topo, classes, masks, run.hint, self.max_pairs)
         groups = symmetric_groups(topo, classes, cands) if lossless else []
         pm = build_model(topo, classes, cands, groups)
         run.stats.update(
@@ -139,7 +145,9 @@ class CpsatPlacement:
         if given is not None:
             answers["hint"] = dict(given)
         source = max(answers, key=lambda k: evaluate(topo.problem, answers[k]).key())
-        run = _Run(topo, started, answers[source], source)
+        consistent = not ClusterState(topo).broken()
+        best = answers[source] if consistent else None
+        run = _Run(topo, started, best, answers[source], source if consistent else "")
         run.stats["baselines_s"] = time.monotonic() - started
         return run
 
@@ -160,15 +168,15 @@ class CpsatPlacement:
                 break
             if value is None:
                 break
-            pm.model.add(stage.expr >= value)
+            constrain(pm.model, stage.expr, lb=value)
         return proven
 
     def _solve_stage(
         self, pm: PlacementModel, run: _Run, stage: Stage, limit_s: float
     ) -> tuple[Status, int | None]:
-        add_hint(pm, counts_of(pm, run.best))
-        pm.model.maximize(stage.expr)
-        solver = make_solver(limit_s, self.num_workers, self.random_seed)
+        add_hint(pm, counts_of(pm, run.hint))
+        set_maximize(pm.model, stage.expr.vars, stage.expr.coeffs)
+        solver = make_solver(limit_s, self.num_workers, self.random_seed, keep_hint_feasible=True)
         callback = _FirstSolution(run.started)
         status = map_status(solver.solve(pm.model, callback))
         info = {"stage": stage.name, "status": str(status), "wall_s": solver.wall_time}
@@ -177,15 +185,23 @@ class CpsatPlacement:
             run.stats.setdefault("first_solution_s", callback.first_s)
         if not status.has_solution:
             return status, None
-        counts = {key: solver.value(var) for key, var in pm.y.items()}
-        moved = [solver.value(v) for v in pm.moved]
+        solution = solver.response_proto.solution
+        counts = {key: int(solution[var]) for key, var in pm.y.items()}
+        moved = [int(solution[v]) for v in pm.moved]
         final = assignment_from_counts(pm, counts, lambda c: moved[c])
-        if evaluate(run.topo.problem, final).key() >= evaluate(run.topo.problem, run.best).key():
+        if (
+            run.best is None
+            or evaluate(run.topo.problem, final).key() >= evaluate(run.topo.problem, run.best).key()
+        ):
             run.best, run.source = final, names.CPSAT_PLACEMENT
-        info.update(objective=solver.objective_value, bound=solver.best_objective_bound)
+            run.hint = final
+        const = stage.expr.const
+        info.update(
+            objective=solver.objective_value + const, bound=solver.best_objective_bound + const
+        )
         if len(run.stages) == 1:
-            run.stats["level1_bound"] = solver.best_objective_bound
-        return status, int(round(solver.objective_value))
+            run.stats["level1_bound"] = solver.best_objective_bound + const
+        return status, int(round(solver.objective_value)) + const
 
     def _result(self, run: _Run, proven: list[bool], lossless: bool) -> SolveResult:
         topo = run.topo

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 
 from optsched.model import Assignment
+from optsched.solvers._cpsat import set_hint
 from optsched.solvers.placement.classes import ItemClass, Slot
 from optsched.solvers.placement.model import PlacementModel
 
@@ -75,14 +76,18 @@ def moves_of(c: ItemClass, counts: Mapping[tuple[int, Slot], int]) -> int:
 
 def add_hint(pm: PlacementModel, counts: Mapping[tuple[int, Slot], int]) -> None:
     """Hint every count, keep and move variable with an assignment's values."""
-    pm.model.clear_hints()
     per_class: dict[int, dict[tuple[int, Slot], int]] = defaultdict(dict)
     for key, v in counts.items():
         per_class[key[0]][key] = v
+    variables: list[int] = []
+    values: list[int] = []
     for key, var in pm.y.items():
-        pm.model.add_hint(var, int(counts.get(key, 0)))
+        variables.append(var)
+        values.append(int(counts.get(key, 0)))
     for (c, s), var in pm.keep.items():
-        pm.model.add_hint(var, min(len(pm.classes[c].running[s]), int(counts.get((c, s), 0))))
+        variables.append(var)
+        values.append(min(len(pm.classes[c].running[s]), int(counts.get((c, s), 0))))
     for c in pm.classes:
-        var = pm.moved[c.index]
-        pm.model.add_hint(var, moves_of(c, per_class.get(c.index, {})) if c.may_move else 0)
+        variables.append(pm.moved[c.index])
+        values.append(moves_of(c, per_class.get(c.index, {})) if c.may_move else 0)
+    set_hint(pm.model, variables, values)

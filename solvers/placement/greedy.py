@@ -24,7 +24,7 @@ from optsched.problems.base import ProblemKind
 from optsched.registry import register
 from optsched.results import SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
-from optsched.solvers.placement.outcome import make_result
+from optsched.solvers.placement.outcome import broken_snapshot, make_result
 from optsched.solvers.placement.state import ClusterState
 from optsched.solvers.placement.topology import Topology, build_topology
 
@@ -78,6 +78,9 @@ class _Greedy:
     def solve(self, problem: PodPlacement, budget: Budget) -> SolveResult:
         started = time.monotonic()
         topo = build_topology(problem)
+        refused = broken_snapshot(topo, self.name)
+        if refused is not None:
+            return refused
         state = greedy_assign(topo, self.best_fit)
         return make_result(
             topo,

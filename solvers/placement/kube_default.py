@@ -37,7 +37,7 @@ from optsched.solvers.placement.kube_score import (
     nonzero_requests,
     scored_columns,
 )
-from optsched.solvers.placement.outcome import make_result
+from optsched.solvers.placement.outcome import broken_snapshot, make_result
 from optsched.solvers.placement.preemption import find_preemption
 from optsched.solvers.placement.state import ClusterState
 from optsched.solvers.placement.topology import Topology, build_topology
@@ -103,6 +103,9 @@ class KubeDefault:
     def solve(self, problem: PodPlacement, budget: Budget) -> SolveResult:
         started = time.monotonic()
         topo = build_topology(problem)
+        refused = broken_snapshot(topo, self.name)
+        if refused is not None:
+            return refused
         state = kube_schedule(topo, self.preemption)
         return make_result(
             topo,

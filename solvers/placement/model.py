@@ -23,31 +23,80 @@ departures, ``A_c = sum y - sum keep`` arrivals:
   ``ceil(req/2)`` for split items;
 - disruption budgets: ``sum_{c of o} D_c <= b_o``; move limit:
   ``sum moved_c <= max_moves``;
-- anti-affinity (term ``t`` held by ``c``, domain ``d``): a presence literal
-  ``z[c,d]`` with ``cnt(c,d) = 0`` unless ``z``; if ``z`` then no other class
-  matched by ``t`` in ``d``, and at most one member of ``c`` if ``t``
-  matches ``c``;
+- anti-affinity (term ``t`` held by ``c``, domain ``d``): at most one member
+  of ``c`` in ``d`` if ``t`` matches ``c``; a presence literal ``z[c,d]``
+  (``c`` absent from ``d`` unless ``z``) and, if ``z``, no other class
+  matched by ``t`` in ``d``;
 - affinity: if ``z[c,d]`` then a matching item in ``d`` other than the
-  member itself (``>= 2`` when ``t`` matches ``c``), unless (first-pod rule)
-  at most one placed item matches ``t`` at all;
+  member itself (``>= 2`` matching when ``t`` matches ``c``), unless
+  (first-pod rule) at most one placed item matches ``t`` at all;
 - symmetry: interchangeable empty nodes (:func:`.candidates.symmetric_groups`)
   are ordered by decreasing load of one resource.
+
+Linear expressions are :class:`Lin` (variable indices, coefficients, a
+constant) written straight into the proto (:mod:`optsched.solvers._cpsat`),
+which keeps building fast at 10^5 variables.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
 
+from optsched.solvers._cpsat import INT_MAX, add_linear, negated, new_var
 from optsched.solvers.placement.classes import ItemClass, Slot, node_slots
 from optsched.solvers.placement.filters import numa_share
 from optsched.solvers.placement.topology import Topology
 
-Expr = Any  # cp_model linear expression
+
+@dataclass
+class Lin:
+    """``sum(coeffs * vars) + const``."""
+
+    vars: list[int] = field(default_factory=list)
+    coeffs: list[int] = field(default_factory=list)
+    const: int = 0
+
+    @classmethod
+    def total(cls, variables: list[int]) -> Lin:
+        return cls(list(variables), [1] * len(variables))
+
+    def plus(self, other: Lin, scale: int = 1) -> Lin:
+        return Lin(
+            self.vars + other.vars,
+            self.coeffs + [scale * c for c in other.coeffs],
+            self.const + scale * other.const,
+        )
+
+    def scaled(self, k: int) -> Lin:
+        return Lin(list(self.vars), [k * c for c in self.coeffs], k * self.const)
+
+    def value(self, solution: list[int] | np.ndarray) -> int:
+        return int(
+            sum(c * int(solution[v]) for v, c in zip(self.vars, self.coeffs, strict=True))
+            + self.const
+        )
+
+
+def constrain(
+    model: cp_model.CpModel,
+    e: Lin,
+    lb: int = -INT_MAX,
+    ub: int = INT_MAX,
+    enforce: tuple[int, ...] = (),
+) -> None:
+    """``lb <= e <= ub`` (if every ``enforce`` literal holds)."""
+    add_linear(
+        model,
+        e.vars,
+        e.coeffs,
+        lb - e.const if lb > -INT_MAX else lb,
+        ub - e.const if ub < INT_MAX else ub,
+        enforce,
+    )
 
 
 @dataclass
@@ -55,26 +104,19 @@ class PlacementModel:
     topo: Topology
     classes: list[ItemClass]
     model: cp_model.CpModel = field(default_factory=cp_model.CpModel)
-    y: dict[tuple[int, Slot], cp_model.IntVar] = field(default_factory=dict)
-    keep: dict[tuple[int, Slot], cp_model.IntVar] = field(default_factory=dict)
-    moved: list[Expr] = field(default_factory=list)
-    departed: list[Expr] = field(default_factory=list)
-    evicted: list[Expr] = field(default_factory=list)
-    placed: list[Expr] = field(default_factory=list)
+    y: dict[tuple[int, Slot], int] = field(default_factory=dict)
+    ub: dict[tuple[int, Slot], int] = field(default_factory=dict)
+    keep: dict[tuple[int, Slot], int] = field(default_factory=dict)
+    moved: list[int] = field(default_factory=list)
+    departed: list[Lin] = field(default_factory=list)
+    evicted: list[Lin] = field(default_factory=list)
+    placed: list[Lin] = field(default_factory=list)
     by_node: dict[int, list[tuple[int, Slot]]] = field(default_factory=lambda: defaultdict(list))
     by_class: dict[int, list[Slot]] = field(default_factory=lambda: defaultdict(list))
-    ub: dict[tuple[int, Slot], int] = field(default_factory=dict)
+    domain_index: dict[str, dict[int, dict[int, list[int]]]] = field(default_factory=dict)
 
-    def slots(self, c: int, nodes: set[int] | None = None) -> list[Slot]:
-        return self.by_class[c] if nodes is None else [s for s in self.by_class[c] if s[0] in nodes]
-
-    def count(self, c: int, nodes: set[int] | None = None) -> Expr:
-        return cp_model.LinearExpr.sum([self.y[c, s] for s in self.slots(c, nodes)])
-
-    def count_all(self, classes: list[int], nodes: set[int] | None = None) -> tuple[Expr, int]:
-        """The members of ``classes`` on ``nodes``, and how many variables."""
-        ys = [self.y[c, s] for c in classes for s in self.slots(c, nodes)]
-        return cp_model.LinearExpr.sum(ys), len(ys)
+    def count(self, c: int) -> Lin:
+        return Lin.total([self.y[c, s] for s in self.by_class[c]])
 
 
 def build_model(
@@ -93,31 +135,30 @@ def build_model(
     return pm
 
 
-def _upper_bound(topo: Topology, c: ItemClass, n: int) -> int:
+def _fit_bounds(topo: Topology, c: ItemClass) -> np.ndarray:
+    """[N] how many members of ``c`` each empty node could hold."""
     req = topo.cc.requests[c.rep]
-    cap = topo.cc.capacity[n]
     pos = req > 0
-    fit = int((cap[pos] // req[pos]).min()) if pos.any() else c.size
-    return max(0, min(c.size, fit))
+    if not pos.any():
+        return np.full(topo.cc.n_nodes, c.size, dtype=np.int64)
+    return np.minimum((topo.cc.capacity[:, pos] // req[pos]).min(axis=1), c.size)
 
 
 def _add_count_variables(pm: PlacementModel, cands: list[np.ndarray]) -> None:
-    # y[c,s]: members of class c on slot s; keep[c,s]: those that stay put
-    m = pm.model
+    # y[c,s]: members of class c on slot s (fixed members: lb = ub = run)
     for c, nodes in zip(pm.classes, cands, strict=True):
-        arrive = c.pending or c.may_move
+        arrive = bool(c.pending) or c.may_move
+        fit = _fit_bounds(pm.topo, c)
+        here = {s for s in c.running}
         for n in nodes:
             n = int(n)
             slots = node_slots(pm.topo, c, n) if arrive else []
-            slots += [s for s in c.running if s[0] == n and s not in slots]
-            ub = _upper_bound(pm.topo, c, n)
+            slots += [s for s in here if s[0] == n and s not in slots]
             for s in slots:
                 run = len(c.running.get(s, ()))
                 lb = run if not (c.may_move or c.may_evict) else 0
-                hi = max(lb, ub if arrive else run)
-                pm.y[c.index, s] = m.new_int_var(
-                    lb, hi, f"y_{c.index}_{n}_{'_'.join(map(str, s[1]))}"
-                )
+                hi = max(lb, int(fit[n]) if arrive else run)
+                pm.y[c.index, s] = new_var(pm.model, lb, hi)
                 pm.ub[c.index, s] = hi
                 pm.by_node[n].append((c.index, s))
                 pm.by_class[c.index].append(s)
@@ -129,23 +170,25 @@ def _add_flow(pm: PlacementModel) -> None:
     for c in pm.classes:
         keep = []
         for s, members in c.running.items():
-            k = pm.keep[c.index, s] = m.new_int_var(0, len(members), f"keep_{c.index}_{s[0]}")
-            m.add(k <= pm.y[c.index, s])
+            k = pm.keep[c.index, s] = new_var(m, 0, len(members))
+            add_linear(m, [k, pm.y[c.index, s]], [1, -1], ub=0)
             keep.append(k)
         total = pm.count(c.index)
-        kept = cp_model.LinearExpr.sum(keep)
-        departed = c.n_running - kept
-        arrived = total - kept
-        moved = m.new_int_var(0, min(c.n_running, c.size) if c.may_move else 0, f"moved_{c.index}")
-        m.add(moved >= arrived - len(c.pending))
-        m.add(moved <= departed)
-        m.add(moved <= arrived)
+        kept = Lin.total(keep)
+        departed = Lin(const=c.n_running).plus(kept, -1)
+        arrived = total.plus(kept, -1)
+        moved = new_var(m, 0, min(c.n_running, c.size) if c.may_move else 0)
+        mv = Lin([moved], [1])
+        constrain(m, mv.plus(arrived, -1), lb=-len(c.pending))  # moved >= A - P
+        constrain(m, mv.plus(departed, -1), ub=0)  # moved <= D
+        constrain(m, mv.plus(arrived, -1), ub=0)  # moved <= A
+        evicted = departed.plus(mv, -1)
         if not c.may_evict:
-            m.add(departed == moved)
-        m.add(total <= c.size)
+            constrain(m, evicted, lb=0, ub=0)
+        constrain(m, total, ub=c.size)
         pm.moved.append(moved)
         pm.departed.append(departed)
-        pm.evicted.append(departed - moved)
+        pm.evicted.append(evicted)
         pm.placed.append(total)
 
 
@@ -154,18 +197,15 @@ def _add_capacity(pm: PlacementModel) -> None:
     req = pm.topo.cc.requests
     cap = pm.topo.cc.capacity
     for n, entries in pm.by_node.items():
+        reps = [pm.classes[c].rep for c, _ in entries]
+        ys = [pm.y[e] for e in entries]
+        ubs = np.array([pm.ub[e] for e in entries])
         for r in range(cap.shape[1]):
-            coeffs = [int(req[pm.classes[c].rep, r]) for c, _ in entries]
-            if not any(coeffs):
+            coeffs = req[reps, r]
+            if int((coeffs * ubs).sum()) <= cap[n, r]:
                 continue
-            worst = sum(q * pm.ub[e] for q, e in zip(coeffs, entries, strict=True))
-            if worst <= cap[n, r]:
-                continue
-            terms = [(pm.y[e], q) for q, e in zip(coeffs, entries, strict=True) if q]
-            pm.model.add(
-                cp_model.LinearExpr.weighted_sum([v for v, _ in terms], [q for _, q in terms])
-                <= int(cap[n, r])
-            )
+            nz = np.nonzero(coeffs)[0]
+            add_linear(pm.model, [ys[i] for i in nz], coeffs[nz].tolist(), ub=int(cap[n, r]))
 
 
 def _add_numa_capacity(pm: PlacementModel) -> None:
@@ -184,35 +224,41 @@ def _add_numa_capacity(pm: PlacementModel) -> None:
                 ]
                 terms = [(v, q) for v, q in terms if q]
                 if terms:
-                    expr = cp_model.LinearExpr.weighted_sum(
-                        [v for v, _ in terms], [q for _, q in terms]
-                    )
-                    pm.model.add(expr <= int(topo.cc.numa_capacity[n, j, r]))
+                    cap = int(topo.cc.numa_capacity[n, j, r])
+                    add_linear(pm.model, [v for v, _ in terms], [q for _, q in terms], ub=cap)
 
 
 def _add_disruption_budgets(pm: PlacementModel) -> None:
     # at most b_o of an owner's items evicted or moved
     budgets = pm.topo.cc.snapshot.disruption_budgets
-    per_owner: dict[str, list[Expr]] = defaultdict(list)
+    per_owner: dict[str, Lin] = {}
     for c in pm.classes:
         if c.owner and c.n_running:
-            per_owner[c.owner].append(pm.departed[c.index])
+            per_owner[c.owner] = per_owner.get(c.owner, Lin()).plus(pm.departed[c.index])
     for owner, deps in per_owner.items():
-        pm.model.add(cp_model.LinearExpr.sum(deps) <= int(budgets[owner]))
+        constrain(pm.model, deps, ub=int(budgets[owner]))
 
 
 def _add_move_limit(pm: PlacementModel) -> None:
+    # at most max_moves items change node
     limit = pm.topo.problem.max_moves
     if limit is not None:
-        pm.model.add(cp_model.LinearExpr.sum(pm.moved) <= int(limit))
+        add_linear(pm.model, pm.moved, [1] * len(pm.moved), ub=int(limit))
 
 
-def _domain_nodes(pm: PlacementModel, key: str) -> dict[int, set[int]]:
+def _by_domain(pm: PlacementModel, key: str) -> dict[int, dict[int, list[int]]]:
+    """domain -> class -> its count variables on that domain's nodes (built
+    once per topology key, so that each constraint is linear in its size)."""
+    cached = pm.domain_index.get(key)
+    if cached is not None:
+        return cached
     dom = pm.topo.domains[key]
-    out: dict[int, set[int]] = defaultdict(set)
-    for n in pm.by_node:
-        if dom[n] >= 0:
-            out[int(dom[n])].add(n)
+    out: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for (c, s), var in pm.y.items():
+        d = int(dom[s[0]])
+        if d >= 0:
+            out[d][c].append(var)
+    pm.domain_index[key] = out
     return out
 
 
@@ -220,13 +266,15 @@ def _matching_classes(pm: PlacementModel, t: int) -> list[int]:
     return [c.index for c in pm.classes if pm.topo.matches[t, c.rep]]
 
 
-def _presence(pm: PlacementModel, c: int, nodes: set[int], name: str) -> tuple[Expr, Any] | None:
-    if not pm.slots(c, nodes):
-        return None
-    cnt = pm.count(c, nodes)
-    z = pm.model.new_bool_var(name)
-    pm.model.add(cnt == 0).only_enforce_if(z.Not())
-    return cnt, z
+def _in_domain(per_class: dict[int, list[int]], classes: list[int]) -> list[int]:
+    return [v for c in classes for v in per_class.get(c, ())]
+
+
+def _presence(pm: PlacementModel, ys: list[int]) -> int:
+    """A literal that is true whenever any of ``ys`` is positive."""
+    z = new_var(pm.model, 0, 1)
+    add_linear(pm.model, ys, [1] * len(ys), ub=0, enforce=(negated(z),))
+    return z
 
 
 def _add_anti_affinity(pm: PlacementModel) -> None:
@@ -236,16 +284,16 @@ def _add_anti_affinity(pm: PlacementModel) -> None:
         for t in topo.anti[c.rep]:
             term, _ = topo.terms[t]
             others = [o for o in _matching_classes(pm, t) if o != c.index]
-            for d, nodes in _domain_nodes(pm, term.topology_key).items():
-                pres = _presence(pm, c.index, nodes, f"anti_{c.index}_{t}_{d}")
-                if pres is None:
+            for per_class in _by_domain(pm, term.topology_key).values():
+                mine = per_class.get(c.index)
+                if not mine:
                     continue
-                cnt, z = pres
                 if topo.matches[t, c.rep]:
-                    pm.model.add(cnt <= 1)
-                rest, k = pm.count_all(others, nodes)
-                if k:
-                    pm.model.add(rest == 0).only_enforce_if(z)
+                    add_linear(pm.model, mine, [1] * len(mine), ub=1)
+                rest = _in_domain(per_class, others)
+                if rest:
+                    z = _presence(pm, mine)
+                    add_linear(pm.model, rest, [1] * len(rest), ub=0, enforce=(z,))
 
 
 def _add_affinity(pm: PlacementModel) -> None:
@@ -256,19 +304,21 @@ def _add_affinity(pm: PlacementModel) -> None:
             term, _ = topo.terms[t]
             matching = _matching_classes(pm, t)
             self_match = bool(topo.matches[t, c.rep])
-            solo = None
+            lits: tuple[int, ...] = ()
             if self_match:
-                solo = pm.model.new_bool_var(f"solo_{c.index}_{t}")
-                pm.model.add(pm.count_all(matching)[0] <= 1).only_enforce_if(solo)
-            for d, nodes in _domain_nodes(pm, term.topology_key).items():
-                pres = _presence(pm, c.index, nodes, f"aff_{c.index}_{t}_{d}")
-                if pres is None:
+                solo = new_var(pm.model, 0, 1)
+                every = [pm.y[o, s] for o in matching for s in pm.by_class[o]]
+                add_linear(pm.model, every, [1] * len(every), ub=1, enforce=(solo,))
+                lits = (negated(solo),)
+            for per_class in _by_domain(pm, term.topology_key).values():
+                mine = per_class.get(c.index)
+                if not mine:
                     continue
-                _, z = pres
-                here, _ = pm.count_all(matching, nodes)
-                need = 2 if self_match else 1
-                lits = [z] if solo is None else [z, solo.Not()]
-                pm.model.add(here >= need).only_enforce_if(lits)
+                z = _presence(pm, mine)
+                here = _in_domain(per_class, matching)
+                add_linear(
+                    pm.model, here, [1] * len(here), lb=2 if self_match else 1, enforce=(z, *lits)
+                )
 
 
 def _add_symmetry_breaking(pm: PlacementModel, groups: list[list[int]]) -> None:
@@ -280,8 +330,12 @@ def _add_symmetry_breaking(pm: PlacementModel, groups: list[list[int]]) -> None:
             continue
         loads = []
         for n in group:
-            entries = pm.by_node.get(n, [])
-            coeffs = [int(req[pm.classes[c].rep, col]) for c, _ in entries]
-            loads.append(cp_model.LinearExpr.weighted_sum([pm.y[e] for e in entries], coeffs))
+            entries = pm.by_node[n]
+            loads.append(
+                Lin(
+                    [pm.y[e] for e in entries],
+                    [int(req[pm.classes[c].rep, col]) for c, _ in entries],
+                )
+            )
         for a, b in zip(loads, loads[1:], strict=False):
-            pm.model.add(a >= b)
+            constrain(pm.model, a.plus(b, -1), lb=0)

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ortools.sat.python import cp_model
-
 from optsched.problems.cluster import PACKING_MOST
-from optsched.solvers.placement.model import Expr, PlacementModel
+from optsched.solvers._cpsat import add_linear, new_var
+from optsched.solvers.placement.model import Lin, PlacementModel
 from optsched.solvers.placement.score import tier_weights, tiers
 
 # Largest objective magnitude kept exact by CP-SAT's double objective, with
@@ -35,11 +34,10 @@ PERCENT = 100
 
 @dataclass
 class Stage:
-    """Maximize ``expr``; ``upper`` bounds it (for proofs of bounds)."""
+    """Maximize ``expr``."""
 
     name: str
-    expr: Expr
-    upper: int
+    expr: Lin
 
 
 def placement_stages(pm: PlacementModel) -> list[Stage]:
@@ -55,12 +53,11 @@ def placement_stages(pm: PlacementModel) -> list[Stage]:
         end = start + 1
         while end < len(order) and _span(counts[start : end + 1]) < MAX_EXACT_OBJECTIVE:
             end += 1
-        weights = tier_weights(counts[start:end])
-        exprs = [
-            cp_model.LinearExpr.sum([pm.placed[c] for c in by_tier[k]]) for k in range(start, end)
-        ]
-        expr = cp_model.LinearExpr.weighted_sum(exprs, weights)
-        stages.append(Stage(f"tiers {start}-{end - 1}", expr, _span(counts[start:end]) - 1))
+        expr = Lin()
+        for k, w in zip(range(start, end), tier_weights(counts[start:end]), strict=True):
+            for c in by_tier[k]:
+                expr = expr.plus(pm.placed[c], w)
+        stages.append(Stage(f"tiers {start}-{end - 1}", expr))
         start = end
     return stages
 
@@ -77,35 +74,34 @@ def disruption_stage(pm: PlacementModel) -> Stage:
     order = tiers(pm.topo.problem)
     rank = {p: len(order) - k for k, p in enumerate(order)}
     prio = pm.topo.cc.priority
-    evict_cost = cp_model.LinearExpr.weighted_sum(
-        pm.evicted, [rank[int(prio[c.rep])] for c in pm.classes]
-    )
-    moves = cp_model.LinearExpr.sum(pm.moved)
     max_moves = sum(c.n_running for c in pm.classes)
     packing, max_packing = _packing(pm)
     w_move = max_packing + 1
     w_evict = (max_moves + 1) * w_move
-    expr = -(w_evict * evict_cost + w_move * moves + packing)
-    return Stage("disruption+packing", expr, 0)
+    expr = packing.scaled(-1)
+    for c in pm.classes:
+        if c.n_running:
+            expr = expr.plus(pm.evicted[c.index], -w_evict * rank[int(prio[c.rep])])
+            expr = expr.plus(Lin([pm.moved[c.index]], [1]), -w_move)
+    return Stage("disruption+packing", expr)
 
 
-def _packing(pm: PlacementModel) -> tuple[Expr, int]:
+def _packing(pm: PlacementModel) -> tuple[Lin, int]:
     m = pm.model
     if pm.topo.problem.packing == PACKING_MOST:
         used = []
-        for n, entries in pm.by_node.items():
-            u = m.new_bool_var(f"used_{n}")
+        for entries in pm.by_node.values():
+            u = new_var(m, 0, 1)
             big = sum(pm.ub[e] for e in entries)
-            m.add(cp_model.LinearExpr.sum([pm.y[e] for e in entries]) <= big * u)
+            add_linear(m, [pm.y[e] for e in entries] + [u], [1] * len(entries) + [-big], ub=0)
             used.append(u)
-        return cp_model.LinearExpr.sum(used), pm.topo.cc.n_nodes
-    u = m.new_int_var(0, PERCENT, "max_util_pct")
+        return Lin.total(used), pm.topo.cc.n_nodes
+    u = new_var(m, 0, PERCENT)
     cap = pm.topo.cc.capacity
     req = pm.topo.cc.requests
     for n, entries in pm.by_node.items():
         for r in range(cap.shape[1]):
-            coeffs = [int(req[pm.classes[c].rep, r]) for c, _ in entries]
+            coeffs = [PERCENT * int(req[pm.classes[c].rep, r]) for c, _ in entries]
             if cap[n, r] > 0 and any(coeffs):
-                load = cp_model.LinearExpr.weighted_sum([pm.y[e] for e in entries], coeffs)
-                m.add(PERCENT * load <= int(cap[n, r]) * u)
-    return u, PERCENT
+                add_linear(m, [pm.y[e] for e in entries] + [u], coeffs + [-int(cap[n, r])], ub=0)
+    return Lin([u], [1]), PERCENT

@@ -11,6 +11,7 @@ from optsched.results import SolveResult, Status
 from optsched.solvers.placement.plan import order_plan
 from optsched.solvers.placement.reasons import unplaced_reasons
 from optsched.solvers.placement.score import evaluate, tier_weights, tiers
+from optsched.solvers.placement.state import ClusterState
 from optsched.solvers.placement.topology import Topology
 
 
@@ -65,4 +66,18 @@ def make_result(
         unplaced=unplaced_reasons(topo, final),
         message="; ".join(filter(None, [message, *notes[:3]])),
         stats=all_stats,
+    )
+
+
+def broken_snapshot(topo: Topology, solver: str) -> SolveResult | None:
+    """For heuristics, which never repair running items: a result saying the
+    snapshot already breaks a constraint, or None when it is consistent."""
+    broken = ClusterState(topo).broken()
+    if not broken:
+        return None
+    ids = ", ".join(topo.cc.snapshot.items[m].item_id for m in broken[:5])
+    return SolveResult(
+        Status.NO_SOLUTION_IN_TIME,
+        solver=solver,
+        message=f"the running items already break capacity or affinity ({ids}); this heuristic does not repair them",
     )

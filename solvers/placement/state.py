@@ -45,6 +45,31 @@ class ClusterState:
 
     # -- queries ---------------------------------------------------------
 
+    def broken(self) -> list[int]:
+        """Placed items whose node (or NUMA node) is over capacity or whose
+        required (anti-)affinity fails: empty for a consistent state."""
+        cc = self.topo.cc
+        over_nodes = set(np.nonzero((self.free < 0).any(axis=1))[0].tolist())
+        if self.topo.numa:
+            over_nodes |= set(np.nonzero((self.numa_free < 0).any(axis=(1, 2)))[0].tolist())
+        out = [
+            int(m) for m in np.nonzero(self.node_of >= 0)[0] if int(self.node_of[m]) in over_nodes
+        ]
+        if not self.topo.terms:
+            return out
+        involved = self.topo.matches.any(axis=0)
+        for m in np.nonzero((self.node_of >= 0) & ~np.isin(np.arange(cc.n_items), out))[0]:
+            m = int(m)
+            if not (involved[m] or self.topo.has_terms(m)):
+                continue
+            n, numa = int(self.node_of[m]), self.numa_of[m]
+            self.remove(m)
+            ok = self.fits_on(m, n, numa)
+            self.place(m, n, numa)
+            if not ok:
+                out.append(m)
+        return out
+
     def feasible_nodes(self, m: int) -> np.ndarray:
         """[N] bool: nodes where item ``m`` (not placed) may arrive now."""
         req = self.topo.cc.requests[m]

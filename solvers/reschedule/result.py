@@ -18,7 +18,7 @@ def state_result(
     fr_before: float,
     best_bound: float | None = None,
     message: str = "",
-    **stats: Any,
+    **stats: Any,  # extra solver statistics for ``SolveResult.stats``
 ) -> SolveResult:
     """The moves of ``state`` as the plan, its fragment rate as the objective."""
     plan = state.plan()

@@ -8,6 +8,15 @@ window, and fits the local rate r(t) = alpha + beta t by least squares:
 
     minimize sum_i (c_i / bin_s - alpha - beta t_i)^2,  t_i = bin centres (t = 0 now).
 
+The slope is kept only where the window has at least ``MIN_SLOPE_BINS`` bins
+and the slope is significant, |beta| >= z SE(beta) with
+SE(beta) = s / sqrt(sum (t_i - t_mean)^2) and s^2 the residual variance over
+k - 2 degrees of freedom; otherwise the least-squares constant (the window
+mean) is used. The fitted line's value at the window's end has four times
+the variance of the window mean, so extrapolating noise would inflate the
+estimate, and with F frontends each acting on its own estimate the pool
+follows the largest of them.
+
 The local prediction over the provisioning horizon H is the largest fitted
 rate on [0, H]; the line is linear, so that is max(r(0), r(H)), clipped at 0.
 Backends provisioned now are ready at H, so the pool is sized for the rate it
@@ -24,6 +33,14 @@ import numpy as np
 
 from optsched.errors import DomainError
 
+# Two standard errors: a slope this far from zero arises by chance in about
+# 5 % of flat windows (normal approximation).
+SLOPE_Z = 2.0
+# With fewer bins than this (at start-up) no slope is fitted: two or three
+# seconds of counts give a slope whose noise, times the horizon, would size
+# the pool for a rate many times the real one.
+MIN_SLOPE_BINS = 10
+
 
 @dataclass(frozen=True)
 class LinearRatePredictor:
@@ -32,6 +49,7 @@ class LinearRatePredictor:
     window_bins: int
     bin_s: float
     horizon_s: float
+    slope_z: float = SLOPE_Z
 
     def __post_init__(self) -> None:
         if self.window_bins < 2:
@@ -50,9 +68,20 @@ class LinearRatePredictor:
         c = np.atleast_2d(np.asarray(counts, dtype=float))[:, -self.window_bins :]
         if c.shape[1] < 2:
             raise DomainError("counts", f"a line needs at least 2 bins, got {c.shape[1]}")
-        coef = _pinv_design(c.shape[1], self.bin_s) @ (c / self.bin_s).T  # 2 x frontends
-        now = coef[0]
-        ahead = coef[0] + coef[1] * self.horizon_s
+        k = c.shape[1]
+        y = (c / self.bin_s).T  # bins x frontends
+        t = _centres(k, self.bin_s)
+        alpha, beta = _pinv_design(k, self.bin_s) @ y
+        if k < MIN_SLOPE_BINS:
+            alpha, beta = y.mean(axis=0), np.zeros_like(beta)
+        else:
+            resid = y - (alpha[None, :] + beta[None, :] * t[:, None])
+            se_beta = np.sqrt((resid**2).sum(axis=0) / (k - 2) / ((t - t.mean()) ** 2).sum())
+            flat = np.abs(beta) < self.slope_z * se_beta
+            alpha = np.where(flat, y.mean(axis=0), alpha)
+            beta = np.where(flat, 0.0, beta)
+        now = alpha
+        ahead = alpha + beta * self.horizon_s
         return np.clip(np.maximum(now, ahead), 0.0, None)
 
     def predict_global(self, counts: np.ndarray, frontends: int) -> np.ndarray:
@@ -66,5 +95,10 @@ class LinearRatePredictor:
 def _pinv_design(bins: int, bin_s: float) -> np.ndarray:
     """Pseudo-inverse of the design [1, t_i] (t_i the bin centres, now = 0):
     its rows map the binned rates to the least-squares alpha and beta."""
-    t = (np.arange(bins) - bins + 0.5) * bin_s
+    t = _centres(bins, bin_s)
     return np.linalg.pinv(np.column_stack([np.ones_like(t), t]))
+
+
+def _centres(bins: int, bin_s: float) -> np.ndarray:
+    """Bin centres in seconds relative to now (all negative)."""
+    return (np.arange(bins) - bins + 0.5) * bin_s

@@ -25,11 +25,8 @@ import numpy as np
 from scipy import integrate, special
 
 from optsched.errors import DomainError
-from optsched.problems.sizing import MIN_SERVICE_SAMPLES
+from optsched.problems.sizing import MIN_SERVICE_SAMPLES, MIN_SIGMA_LOG
 
-# A fit with sigma = 0 would make the CDF a step; samples that are all equal
-# (a timer with coarse resolution) get this spread instead, 0.1 % of the mean.
-MIN_SIGMA_LOG = 1e-3
 # The standard normal mass beyond 12 sigma is below 1e-32: integrating
 # z over [-12, 12] loses nothing a double can hold.
 Z_TAIL = 12.0

@@ -21,16 +21,26 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from optsched.sim.policy import Observation, ScalingDecision
 from optsched.solvers.sizing.rate_prediction import LinearRatePredictor
 from optsched.solvers.sizing.response_time import min_backends
 from optsched.solvers.sizing.service_time import LogNormalServiceTime, fit_lognormal
-
-from optsched.sim.policy import Observation, ScalingDecision
 
 # Rates are rounded up to a geometric grid with this step before sizing, so
 # that the per-rate answers can be cached; rounding up keeps n conservative.
 RATE_GRID_STEP = 1.01
 MIN_RATE_PER_S = 1e-3
+# Lazy scale-in: an idle backend is kept for twice the provisioning delay.
+# Keeping it for one delay is the ski-rental break-even (releasing it and
+# provisioning it again costs one delay of backend time); the second delay
+# pays for the SLA risk of a backend that is not there when a burst comes.
+PROVISIONING_DELAY_S = 5.0  # "a few seconds" (slides: Provisioning >> ExecutionTime)
+IDLE_TIMEOUT_S = 2 * PROVISIONING_DELAY_S
+# The least-squares window: long enough that F = 8 frontends, each seeing an
+# eighth of the requests, estimate L within ~10 % at a few requests per
+# second; trends show through the slope test of ``rate_prediction``.
+RATE_WINDOW_S = 300
 
 
 @dataclass(frozen=True)
@@ -38,10 +48,10 @@ class SwayamConfig:
     rt_max_s: float
     sl_min: float = 0.99
     burst_factor: float = 2.0
-    provisioning_delay_s: float = 5.0
-    idle_timeout_s: float = 30.0
+    provisioning_delay_s: float = PROVISIONING_DELAY_S
+    idle_timeout_s: float = IDLE_TIMEOUT_S
     tick_s: float = 1.0
-    window_s: int = 60  # least-squares window, one bin per second
+    window_s: int = RATE_WINDOW_S  # least-squares window, one bin per second
     refit_every_s: float = 60.0
     min_fit_samples: int = 200
     min_backends: int = 1

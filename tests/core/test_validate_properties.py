@@ -167,8 +167,11 @@ def test_anti_affinity_clash_caught(case: Pods, data: st.DataObject, symmetric: 
     victim = data.draw(st.sampled_from(sorted(where)))
     app = case.items[int(victim[1:])].labels["app"]
     if symmetric:  # the existing item carries the term, the newcomer matches it
+        # (an added term no generated item matches leaves the first fit unchanged)
         case.items = [
-            replace(it, anti_affinity=(term(app="x"),)) if it.item_id == victim else it
+            replace(it, anti_affinity=(*it.anti_affinity, term(app="x")))
+            if it.item_id == victim
+            else it
             for it in case.items
         ]
         x = item("x", 0, labels={"app": "x"}, tolerations=TOLERATE_ALL)
