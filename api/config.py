@@ -69,8 +69,10 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     # Modules imported at start-up (and by job workers) that register extra solvers.
     plugins: tuple[str, ...] = ()
-    # A snapshot (proto3 JSON Snapshot) the extender starts from.
+    # `kubectl get nodes,pods -A -o json` output the extender's view starts from.
     extender_snapshot: Path | None = None
+    # Kubernetes API for the extender's bind verb: "in-cluster" or a URL.
+    kube_api: str | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.job_workers < 1:

@@ -83,7 +83,7 @@ def resources_from_proto(msg: pb.Resources, path: str, limits: Limits) -> Resour
         where = f"{path}.quantities[{name}]"
         text(name, where)
         out[name] = quantity(value, where, limits)
-    return Resources.of(out, where=path)
+    return Resources(dict(sorted(out.items())))  # every entry checked above
 
 
 def _selector(msg: pb.LabelSelector, path: str, limits: Limits) -> LabelSelector:

@@ -64,7 +64,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started, code = time.perf_counter(), grpc.StatusCode.OK
             try:
-                return await inner(request, context)
+                return await inner(request, context)  # type: ignore[arg-type]
             except (asyncio.CancelledError, grpc.aio.AbortError):
                 code = context.code() or grpc.StatusCode.CANCELLED  # type: ignore[assignment]
                 raise

@@ -64,7 +64,7 @@ class Server:
         ]
         self.grpc = grpc.aio.server(interceptors=interceptors, options=options)
         self.grpc.add_generic_rpc_handlers(generic_handlers(self.solving, self.jobs))
-        self.health = health.aio.HealthServicer()
+        self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         names = [*service_names(), health.SERVICE_NAME, reflection.SERVICE_NAME]
         reflection.enable_server_reflection(names, self.grpc)

@@ -106,7 +106,7 @@ class JobsService:
         if token and not (token.isascii() and token.isdigit() and len(token) < 19):
             raise DomainError("page_token", "is not a token this server returned")
         limit = request.page_size or DEFAULT_PAGE
-        jobs = self.store.list(states, int(token or 0), limit)
+        jobs = self.store.page(states, int(token or 0), limit)
         next_token = str(jobs[-1].seq) if len(jobs) == limit else ""
         return jobs_pb2.ListJobsResponse(
             jobs=[job_to_proto(j) for j in jobs], next_page_token=next_token

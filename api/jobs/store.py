@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -80,6 +81,12 @@ class JobRecord:
 COLUMNS = ", ".join(JobRecord.__dataclass_fields__)
 
 
+def _record(row: tuple[Any, ...]) -> JobRecord:
+    values = dict(zip(JobRecord.__dataclass_fields__, row, strict=True))
+    values["state"] = JobState(values["state"])
+    return JobRecord(**values)
+
+
 class JobStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -96,7 +103,7 @@ class JobStore:
     def _rows(self, sql: str, args: tuple[object, ...] = ()) -> list[JobRecord]:
         with self._lock:
             rows = self._db.execute(f"SELECT {COLUMNS} FROM jobs {sql}", args).fetchall()
-        return [JobRecord(*r[:4], JobState(r[4]), *r[5:]) for r in rows]
+        return [_record(r) for r in rows]
 
     def _write(self, sql: str, args: tuple[object, ...]) -> int:
         with self._lock:
@@ -114,8 +121,9 @@ class JobStore:
         rows = self._rows("WHERE job_id = ?", (job_id,))
         return rows[0] if rows else None
 
-    def list(self, states: list[JobState], after_seq: int, limit: int) -> list[JobRecord]:
-        where, args = "WHERE seq > ?", [after_seq]
+    def page(self, states: list[JobState], after_seq: int, limit: int) -> list[JobRecord]:
+        where = "WHERE seq > ?"
+        args: list[object] = [after_seq]
         if states:
             where += f" AND state IN ({', '.join('?' * len(states))})"
             args += [s.value for s in states]

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import threading
+import time
 from multiprocessing.connection import Connection
 
 from optsched.api.convert_problems import KINDS
@@ -23,6 +26,21 @@ log = logging.getLogger(__name__)
 
 OK = "ok"
 ERROR = "error"
+# How often a job process checks that its server is still alive.
+PARENT_CHECK_S = 0.5
+
+
+def _exit_with_parent() -> None:
+    """A server killed with SIGKILL cannot stop its jobs; each job stops
+    itself once it is orphaned, and the restarted server re-runs it."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
 def solve_job(kind_name: str, request_bytes: bytes, budget_s: float, limits: Limits) -> bytes:
@@ -43,6 +61,7 @@ def run_job(
     limits: Limits,
     plugins: tuple[str, ...],
 ) -> None:
+    _exit_with_parent()
     try:
         for module in plugins:
             importlib.import_module(module)

@@ -1,0 +1,1 @@
+"""The Kubernetes scheduler extender (filter, prioritize, preempt, bind)."""

@@ -1,0 +1,175 @@
+"""``optsched bench service``: a loopback load generator against a running
+server (``--target``) or one it starts itself.
+
+Scenarios, each at 1, 8 and 64 concurrent clients, bounded in request count
+and in time: small heuristic requests (pod placement, first-fit-decreasing,
+5 nodes / 4 pods) and mid-size CP-SAT requests (cpsat-placement, 30 nodes /
+60 pods). Reports throughput, p50/p99 latency, errors, and deadline
+adherence: CP-SAT requests ask for a 5 s budget under a 1 s call deadline, so
+the server must cap the budget by the deadline; adherence is the share
+answered before the deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from optsched.bench.report import format_table, write_json
+
+READY = re.compile(r"optsched serving grpc=([\d.]+:\d+)")
+CONCURRENCY = (1, 8, 64)
+CPSAT_BUDGET_S = 5.0
+CPSAT_DEADLINE_S = 1.0
+SMALL_DEADLINE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    solver: str
+    nodes: int
+    pods: int
+    budget_s: float
+    deadline_s: float
+    count: int  # per concurrency level (full run)
+    quick_count: int
+    time_cap_s: float
+
+
+SCENARIOS = (
+    Scenario(
+        "small-heuristic", "first-fit-decreasing", 5, 4, 1.0, SMALL_DEADLINE_S, 5000, 1500, 20.0
+    ),
+    Scenario(
+        "mid-cpsat", "cpsat-placement", 30, 60, CPSAT_BUDGET_S, CPSAT_DEADLINE_S, 200, 24, 30.0
+    ),
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", help="a running server (default: start one on loopback)")
+    p.add_argument("--quick", action="store_true", help="fewer requests per level")
+
+
+def _request(s: Scenario) -> bytes:
+    from optsched.api.convert_problems import KINDS
+    from optsched.model import Assignment, Item, Node, Resources, Snapshot
+    from optsched.problems import PodPlacement
+
+    def res(cpu_millis: int, memory_mib: int) -> Resources:
+        return Resources.of({"cpu_millis": cpu_millis, "memory_mib": memory_mib})
+
+    nodes = tuple(Node(f"n{i}", res(8000, 16384)) for i in range(s.nodes))
+    placed = [Item(f"run{j}", res(500 + 250 * (j % 5), 512 * (1 + j % 4))) for j in range(s.pods)]
+    pending = [Item(f"new{j}", res(750 + 250 * (j % 7), 1024 * (1 + j % 3))) for j in range(s.pods)]
+    assign = {it.item_id: Assignment(f"n{j % s.nodes}") for j, it in enumerate(placed)}
+    problem = PodPlacement(Snapshot(nodes, (*placed, *pending), assign))
+    return KINDS["place_pods"].request_for(problem, s.budget_s, s.solver).SerializeToString()  # type: ignore[no-any-return]
+
+
+async def _level(
+    target: str, s: Scenario, payload: bytes, clients: int, count: int
+) -> dict[str, Any]:
+    import grpc
+
+    latencies: list[float] = []
+    codes: dict[str, int] = {}
+    deadline_at = time.monotonic() + s.time_cap_s
+    async with grpc.aio.insecure_channel(target) as channel:
+        call = channel.unary_unary("/optsched.v1.Placement/PlacePods", None, None)
+        remaining = [count]
+
+        async def client() -> None:
+            while remaining[0] > 0 and time.monotonic() < deadline_at:
+                remaining[0] -= 1
+                t0 = time.perf_counter()
+                try:
+                    await call(payload, timeout=s.deadline_s)
+                    code = "OK"
+                except grpc.aio.AioRpcError as exc:
+                    code = exc.code().name
+                latencies.append(time.perf_counter() - t0)
+                codes[code] = codes.get(code, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    lat = sorted(latencies)
+    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1e3 if lat else float("nan")  # noqa: E731
+    ok = codes.get("OK", 0)
+    return {
+        "scenario": s.name,
+        "clients": clients,
+        "requests": len(lat),
+        "req_per_s": len(lat) / elapsed if elapsed else 0.0,
+        "p50_ms": pick(0.5),
+        "p99_ms": pick(0.99),
+        "errors": len(lat) - ok,
+        "in_deadline": ok / len(lat) if lat else 0.0,
+        "codes": codes,
+    }
+
+
+def _start_server(tmp: Path) -> tuple[subprocess.Popen[str], str]:
+    exe = Path(sys.executable).parent / "optsched"
+    cmd = [str(exe), "serve", "--port", "0", "--no-http", "--db", str(tmp / "bench-jobs.sqlite3")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if m := READY.search(line):
+            return proc, m.group(1)
+    raise RuntimeError(f"server exited with {proc.wait()}")
+
+
+async def _run_all(target: str, quick: bool) -> list[dict[str, Any]]:
+    rows = []
+    for s in SCENARIOS:
+        payload = _request(s)
+        await _level(target, s, payload, 1, 3)  # warm-up: imports, first CP-SAT model
+        for clients in CONCURRENCY:
+            count = s.quick_count if quick else s.count
+            rows.append(await _level(target, s, payload, clients, max(count, clients)))
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    proc = None
+    with tempfile.TemporaryDirectory() as tmp:
+        target = args.target
+        if not target:
+            proc, target = _start_server(Path(tmp))
+        try:
+            rows = asyncio.run(_run_all(target, args.quick))
+        finally:
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+    columns = [
+        "scenario",
+        "clients",
+        "requests",
+        "req_per_s",
+        "p50_ms",
+        "p99_ms",
+        "errors",
+        "in_deadline",
+    ]
+    print(format_table(rows, columns))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    note = "load generator and server share the machine's cores"
+    path = write_json(
+        "service", {"rows": rows, "cores": cores, "note": note, "quick": args.quick}, Path(args.out)
+    )
+    print(f"wrote {path}")
+    return 0
