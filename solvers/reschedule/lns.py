@@ -60,8 +60,7 @@ def _neighbourhood(cur: RescheduleState, size: int, rng: np.random.Generator) ->
     rem, eff = unit_terms(cpu, mem, cur.problem.fragment_cores, cur.problem.memory_per_core_mb)
     counted = cur.counted_units()
     # the cluster by its fragmentation potential (its share of R), not by its size
-    potential = np.bincount(cur.host_cluster, weights=np.where(counted, rem, 0).sum(axis=1))
-    potential = potential + 1.0
+    potential = 1.0 + np.bincount(cur.host_cluster, weights=np.where(counted, rem, 0).sum(axis=1))
     cluster = int(rng.choice(len(potential), p=potential / potential.sum()))
     hosts = np.nonzero(cur.host_cluster == cluster)[0]
     picked: set[int] = set()
