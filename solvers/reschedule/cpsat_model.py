@@ -40,6 +40,19 @@ Objective
     free CPU) or the variant is memory-aware: then (``constant_free`` False)
     :func:`set_ratio_objective` is used by Dinkelbach's method; otherwise
     minimizing ``sum rem`` minimizes FR exactly.
+
+Bound (measured, issue 4). The LP relaxation moves fractions of VMs, so every
+unit's free CPU can be made a multiple of F at no migration cost: the root
+bound is ``Q <= T / F`` (87 slots on the medium snapshot, i.e. FR >= 0.0014),
+and no run proves optimality. Tried and not kept (medium, seed-0 generated
+instance, MNL 10, 2 workers): a one-hot table per unit over the reachable free
+values (``e``, ``rem`` and ``slots`` as linear functions of the booleans) with
+a per-unit lower bound on the moves touching the unit (BFS over the VM shares
+that can leave or enter it, ``touches >= sum need_v * b_v``). It triples the
+model (25k variables), the root LP still reports 87 slots after 40 s, and the
+search found no solution at all (the greedy hint does not cover the new
+booleans). Probing (``cp_model_probing_level``) took ~3 s of presolve on the
+medium model for nothing: it is off (:class:`.exact.CpsatArgs`).
 """
 
 from __future__ import annotations

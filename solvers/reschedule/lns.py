@@ -1,7 +1,8 @@
 """Large-neighbourhood search for rescheduling big clusters (anytime).
 
 Start from the greedy plan. Repeatedly pick a neighbourhood, a subset of the
-hosts of one cluster (sampled with weight 1 + the host's fragment remainder,
+hosts of one cluster (the cluster drawn with weight 1 + its fragment
+remainder R; hosts sampled with weight 1 + the host's fragment remainder,
 so fragmented hosts are freed more often), and re-solve where the VMs on those
 hosts end with the exact class model of :mod:`.cpsat_model` restricted to
 them, the rest of the current plan fixed; migrations are still counted
@@ -41,7 +42,7 @@ INITIAL_HOSTS = 24  # neighbourhood size to start with
 MIN_HOSTS, MAX_HOSTS = 8, 160
 GROW, SHRINK = 1.5, 0.7
 SUBSOLVE_S = 0.4  # time limit of one sub-problem (small models: presolve dominates)
-HINT_SHARE = 0.3  # greedy is the start: let it finish on big clusters
+GREEDY_SHARE = 0.8  # at most, for the greedy start (the incumbent); it stops by itself
 SEQUENCING_SHARE = 0.1
 
 
@@ -55,11 +56,13 @@ class LnsArgs:
 def _neighbourhood(cur: RescheduleState, size: int, rng: np.random.Generator) -> np.ndarray:
     """Half the hosts sampled by fragment remainder (VMs to move away), half
     by free CPU (room to receive them), all in one cluster."""
-    cluster = int(rng.choice(cur.host_cluster))
-    hosts = np.nonzero(cur.host_cluster == cluster)[0]
     cpu, mem = cur.unit_free()
     rem, eff = unit_terms(cpu, mem, cur.problem.fragment_cores, cur.problem.memory_per_core_mb)
     counted = cur.counted_units()
+    # the cluster by its fragmentation potential (its share of R), not by its size
+    potential = 1.0 + np.bincount(cur.host_cluster, weights=np.where(counted, rem, 0).sum(axis=1))
+    cluster = int(rng.choice(len(potential), p=potential / potential.sum()))
+    hosts = np.nonzero(cur.host_cluster == cluster)[0]
     picked: set[int] = set()
     for score in (np.where(counted, rem, 0).sum(axis=1), np.where(counted, eff, 0).sum(axis=1)):
         weight = 1.0 + score[hosts].astype(float)
@@ -150,7 +153,7 @@ def lns_plan(problem: VmRescheduling, budget: Budget, args: LnsArgs, solver: str
     origin = RescheduleState.from_problem(problem)
     fr0 = origin.fragment_rate()
     hinted = origin.copy()
-    greedy(hinted, problem.migration_limit, started + budget.seconds * HINT_SHARE)
+    greedy(hinted, problem.migration_limit, started + budget.seconds * GREEDY_SHARE)
     cur = hinted.copy()
     rng = np.random.default_rng(args.cpsat.random_seed)
     size, rounds, wins = args.initial_hosts, 0, 0

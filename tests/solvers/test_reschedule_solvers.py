@@ -176,3 +176,30 @@ def test_exact_plans_validate_and_never_lose_to_greedy(p: VmRescheduling) -> Non
     greedy = _solve("greedy-reschedule", p)
     exact = _solve("cpsat-reschedule", p)
     assert exact.objective <= greedy.objective + 1e-12  # type: ignore[operator]
+
+
+def _greedy_rate(p: VmRescheduling) -> float:
+    from optsched.solvers.reschedule.greedy import greedy
+
+    state = RescheduleState.from_problem(p)
+    greedy(state, p.migration_limit)  # to completion, no deadline
+    return state.fragment_rate()
+
+
+@pytest.mark.parametrize("name", ["cpsat-reschedule", "lns-reschedule"])
+@pytest.mark.parametrize("seconds", [0.1, 0.5, 2.0])
+def test_never_worse_than_the_greedy_hint_at_any_budget(name: str, seconds: float) -> None:
+    # anytime rule: greedy first (kept as the incumbent), the model only with time left;
+    # greedy completes in milliseconds here, well within its share of each budget
+    from optsched.datasets.rescheduling import place
+
+    base = snapshot(
+        [node(f"h{i}", 16) for i in range(6)],
+        [
+            (vm(f"v{i}", c), f"h{i % 6}", (i % 2,))
+            for i, c in enumerate([2, 4, 6, 2, 4, 8, 2, 6, 4])
+        ],
+    )
+    p = problem(place(base, seed=3, pack=0.0), 4)
+    result = _solve(name, p, seconds)
+    assert result.objective <= _greedy_rate(p) + 1e-12
