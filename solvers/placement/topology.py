@@ -29,7 +29,10 @@ def _item_signature(it: Item) -> tuple[Any, ...]:
 
 
 def _node_signature(nd: Node) -> tuple[Any, ...]:
-    return (nd.schedulable, tuple(sorted(nd.labels.items())), nd.taints)
+    # the hostname label is unique per node; hostname selectors are checked
+    # node by node instead (see _eligibility), so groups stay few
+    labels = tuple(sorted((k, v) for k, v in nd.labels.items() if k != HOSTNAME_KEY))
+    return (nd.schedulable, labels, nd.taints)
 
 
 @dataclass
@@ -49,7 +52,7 @@ class Topology:
     matches: np.ndarray
     anti: list[list[int]]
     aff: list[list[int]]
-    node_groups: list[list[int]]  # nodes with equal labels, taints and cordon flag
+    node_groups: list[list[int]]  # nodes with equal labels (hostname aside), taints, cordon
     aff_matches: np.ndarray  # [G, M]: items matching every term of affinity group g
     aff_group: np.ndarray  # [M] the item's affinity group (its set of terms), -1 without terms
     aff_groups: list[tuple[int, ...]]
