@@ -76,7 +76,6 @@ def _victims_on_node(
     owner_of: list[str],
     budget_left: Mapping[str, int],
 ) -> Preemption | None:
-    prio = state.topo.cc.priority
     if not state.topo.terms and not state.topo.numa:
         victims = _victims_by_capacity(state, m, n, potential)
     else:
