@@ -73,9 +73,14 @@ def prune(
         member_class = {m: c.index for c in classes for m in c.members}
         for i, a in hint.items():
             hinted[member_class[snap.item_index[i]]].add(snap.node_index[a.node])
-    k = max(MIN_PRUNED_CANDIDATES, max_pairs // max(1, len(classes)))
+    # classes with pending members get the larger share of the pairs; those
+    # that only run may stay or go to a few of the roomiest nodes
+    n_pending = sum(1 for c in classes if c.pending)
+    k_run = MIN_PRUNED_CANDIDATES
+    k_pend = max(k_run, (max_pairs - k_run * (len(classes) - n_pending)) // max(1, n_pending))
     out = []
     for c, mask, cur in zip(classes, masks, current, strict=True):
+        k = k_pend if c.pending else k_run
         req = topo.cc.requests[c.rep]
         cols = req > 0
         fit = np.where(

@@ -15,9 +15,11 @@ Semantics (Kubernetes' where it has them):
 - required anti-affinity: no other item matched by one of ``p``'s terms sits
   in ``p``'s domain of the term's topology key (nodes without the key form no
   domain and never conflict);
-- required affinity: ``p``'s node has the topology key and another item
-  matched by the term sits in that domain, or (Kubernetes' first-pod rule) no
-  other placed item matches the term at all and ``p`` matches it itself;
+- required affinity: ``p``'s node has every term's topology key and, for
+  each term, a *peer* (another item matching all of ``p``'s affinity terms,
+  as kube's interpodaffinity filter) sits in that term's domain; or (the
+  first-pod rule) no peer is placed anywhere and ``p`` matches its own terms;
+- a split VM whose request is odd cannot split evenly: no NUMA host takes it;
 - NUMA (VM placement): a NUMA host's item sits on one NUMA node, or with
   ``numa_split`` on two, each taking ``ceil(request / 2)``.
 """

@@ -55,6 +55,12 @@ def kube_schedule(topo: Topology, preemption: bool = True) -> ClusterState:
     evictable = np.array([problem.may_evict(it) for it in snap.items], dtype=bool)
     owner_of = [it.owner for it in snap.items]
     budget_left = dict(snap.disruption_budgets)
+    owners = sorted(budget_left)
+    slot = {o: k + 1 for k, o in enumerate(owners)}
+    owner_idx = np.array([slot.get(o, 0) for o in owner_of], dtype=np.int64)
+    budget_arr = np.array(
+        [1, *(budget_left[o] for o in owners)], dtype=np.int64
+    )  # slot 0: no budget
     moves_left = problem.max_moves if problem.max_moves is not None else len(snap.items)
     queue = [(-int(topo.cc.priority[m]), m) for m in np.nonzero(state.node_of < 0)[0]]
     heapq.heapify(queue)
@@ -68,7 +74,9 @@ def kube_schedule(topo: Topology, preemption: bool = True) -> ClusterState:
             )
             n = int(cand[int(np.argmax(score))])
         elif preemption and problem.allow_evictions:
-            found = find_preemption(state, m, evictable, owner_of, budget_left)
+            found = find_preemption(
+                state, m, evictable & _budget_ok(owner_idx, budget_arr), owner_of, budget_left
+            )
             if found is None:
                 continue
             n = found.node
@@ -78,6 +86,7 @@ def kube_schedule(topo: Topology, preemption: bool = True) -> ClusterState:
                 o = owner_of[v]
                 if o in budget_left:
                     budget_left[o] -= 1
+                    budget_arr[owner_idx[v]] -= 1
                 if problem.may_move(snap.items[v]) and moves_left > 0:
                     moves_left -= 1
                     heapq.heappush(queue, (-int(topo.cc.priority[v]), v))
@@ -86,6 +95,12 @@ def kube_schedule(topo: Topology, preemption: bool = True) -> ClusterState:
         state.place(m, n, state.numa_slot(m, n))
         nz_used[n] += nz[m]
     return state
+
+
+def _budget_ok(owner_idx: np.ndarray, budget_arr: np.ndarray) -> np.ndarray:
+    """[M] items whose owner's disruption budget is not spent (slot 0 of
+    ``budget_arr`` stands for owners without a budget and stays positive)."""
+    return np.asarray(budget_arr[owner_idx] > 0)
 
 
 @register(names.KUBE_DEFAULT, PLACEMENT_KINDS)

@@ -27,9 +27,11 @@ departures, ``A_c = sum y - sum keep`` arrivals:
   of ``c`` in ``d`` if ``t`` matches ``c``; a presence literal ``z[c,d]``
   (``c`` absent from ``d`` unless ``z``) and, if ``z``, no other class
   matched by ``t`` in ``d``;
-- affinity: if ``z[c,d]`` then a matching item in ``d`` other than the
-  member itself (``>= 2`` matching when ``t`` matches ``c``), unless
-  (first-pod rule) at most one placed item matches ``t`` at all;
+- affinity (the terms held by ``c``; a peer matches all of them, as in
+  kube's interpodaffinity filter): for each term and domain ``d``, if
+  ``z[c,d]`` then a peer in ``d`` other than the member itself (``>= 2``
+  peers when ``c`` matches its own terms), unless (first-pod rule) at most
+  one placed item is a peer at all;
 - symmetry: interchangeable empty nodes (:func:`.candidates.symmetric_groups`)
   are ordered by decreasing load of one resource.
 
@@ -297,19 +299,23 @@ def _add_anti_affinity(pm: PlacementModel) -> None:
 
 
 def _add_affinity(pm: PlacementModel) -> None:
-    # a holder's domain holds another matching item, or it is the only one
+    # a holder's domain holds a peer (an item matching all its terms), or it
+    # is the only peer placed at all
     topo = pm.topo
     for c in pm.classes:
-        for t in topo.aff[c.rep]:
+        g = int(topo.aff_group[c.rep])
+        if g < 0:
+            continue
+        matching = [o.index for o in pm.classes if topo.aff_matches[g, o.rep]]
+        self_match = bool(topo.aff_matches[g, c.rep])
+        lits: tuple[int, ...] = ()
+        if self_match:
+            solo = new_var(pm.model, 0, 1)
+            every = [pm.y[o, s] for o in matching for s in pm.by_class[o]]
+            add_linear(pm.model, every, [1] * len(every), ub=1, enforce=(solo,))
+            lits = (negated(solo),)
+        for t in topo.aff_groups[g]:
             term, _ = topo.terms[t]
-            matching = _matching_classes(pm, t)
-            self_match = bool(topo.matches[t, c.rep])
-            lits: tuple[int, ...] = ()
-            if self_match:
-                solo = new_var(pm.model, 0, 1)
-                every = [pm.y[o, s] for o in matching for s in pm.by_class[o]]
-                add_linear(pm.model, every, [1] * len(every), ub=1, enforce=(solo,))
-                lits = (negated(solo),)
             for per_class in _by_domain(pm, term.topology_key).values():
                 mine = per_class.get(c.index)
                 if not mine:

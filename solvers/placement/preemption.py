@@ -45,20 +45,23 @@ def find_preemption(
     owner_of: list[str],
     budget_left: Mapping[str, int],
 ) -> Preemption | None:
-    """The best node and victims for item ``m``, or None."""
+    """The best node and victims for item ``m``, or None. ``evictable``
+    already leaves out items whose owner's disruption budget is spent."""
     topo = state.topo
     prio = topo.cc.priority
-    owners_ok = np.array([budget_left.get(o, 1) > 0 for o in owner_of], dtype=bool)
-    potential = (state.node_of >= 0) & (prio < prio[m]) & evictable & owners_ok
+    potential = (state.node_of >= 0) & (prio < prio[m]) & evictable
     freed = np.zeros_like(state.free)
     np.add.at(freed, state.node_of[potential], topo.cc.requests[potential])
     cands = np.nonzero(
         topo.arrival_ok(m) & ((state.free + freed) >= topo.cc.requests[m]).all(axis=1)
     )[0]
     limit = max(MIN_CANDIDATES, topo.cc.n_nodes * CANDIDATE_PERCENT // 100)
+    pot = np.nonzero(potential)[0]
+    pot = pot[np.argsort(state.node_of[pot], kind="stable")]
+    bounds = np.searchsorted(state.node_of[pot], [cands[:limit], cands[:limit] + 1])
     best: Preemption | None = None
-    for n in cands[:limit]:
-        victims = np.nonzero(potential & (state.node_of == n))[0]
+    for k, n in enumerate(cands[:limit]):
+        victims = pot[bounds[0][k] : bounds[1][k]]
         found = _victims_on_node(state, m, int(n), victims, owner_of, budget_left)
         if found is not None and (best is None or found.rank(prio) < best.rank(prio)):
             best = found
@@ -73,6 +76,41 @@ def _victims_on_node(
     owner_of: list[str],
     budget_left: Mapping[str, int],
 ) -> Preemption | None:
+    if not state.topo.terms and not state.topo.numa:
+        victims = _victims_by_capacity(state, m, n, potential)
+    else:
+        victims = _victims_by_state(state, m, n, potential)
+    if victims is None:
+        return None
+    spent: dict[str, int] = {}
+    for v in victims:
+        spent[owner_of[v]] = spent.get(owner_of[v], 0) + 1
+    if any(k > budget_left.get(o, k) for o, k in spent.items()):
+        return None
+    return Preemption(n, tuple(victims))
+
+
+def _victims_by_capacity(
+    state: ClusterState, m: int, n: int, potential: np.ndarray
+) -> list[int] | None:
+    """Capacity only (no affinity, no NUMA): the same reprieve loop on arrays."""
+    req = state.topo.cc.requests
+    prio = state.topo.cc.priority
+    free = state.free[n] + req[potential].sum(axis=0)
+    if not (free >= req[m]).all():
+        return None
+    victims: list[int] = []
+    for v in sorted((int(v) for v in potential), key=lambda v: (-prio[v], v)):
+        if (free - req[v] >= req[m]).all():
+            free = free - req[v]  # reprieved: it stays
+        else:
+            victims.append(v)
+    return victims
+
+
+def _victims_by_state(
+    state: ClusterState, m: int, n: int, potential: np.ndarray
+) -> list[int] | None:
     prio = state.topo.cc.priority
     saved = {int(v): state.numa_of[int(v)] for v in potential}
     for v in saved:
@@ -88,12 +126,7 @@ def _victims_on_node(
             victims.append(v)
     for v in victims:
         state.place(v, n, saved[v])
-    spent: dict[str, int] = {}
-    for v in victims:
-        spent[owner_of[v]] = spent.get(owner_of[v], 0) + 1
-    if any(k > budget_left.get(o, k) for o, k in spent.items()):
-        return None
-    return Preemption(n, tuple(victims))
+    return victims
 
 
 def _fits(state: ClusterState, m: int, n: int) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from optsched.model import Assignment, Item
+from optsched.model import HOSTNAME_KEY, Assignment, Item
 from optsched.results import Unplaced
 from optsched.solvers.placement.filters import selector_mismatch, untolerated_taints
 from optsched.solvers.placement.state import ClusterState
@@ -46,7 +46,9 @@ def _explain(topo: Topology, state: ClusterState, m: int) -> str:
     snap = topo.cc.snapshot
     it: Item = snap.items[m]
     blocked: Counter[str] = Counter()
-    for group in topo.node_groups:
+    per_node = HOSTNAME_KEY in it.node_selector  # groups ignore the hostname label
+    groups = [[n] for g in topo.node_groups for n in g] if per_node else topo.node_groups
+    for group in groups:
         node = snap.nodes[group[0]]
         k = len(group)
         if not node.schedulable:

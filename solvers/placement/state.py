@@ -37,6 +37,17 @@ class ClusterState:
         self._matched_by = (
             [np.nonzero(topo.matches[:, m])[0] for m in range(cc.n_items)] if topo.terms else None
         )
+        # per affinity group g and term t of g: peers of g per domain of t
+        self.peer_count = {
+            (g, t): np.zeros(self._ndom[t], np.int64)
+            for g, ts in enumerate(topo.aff_groups)
+            for t in ts
+        }
+        self._peer_of = (
+            [np.nonzero(topo.aff_matches[:, m])[0] for m in range(cc.n_items)]
+            if topo.aff_groups
+            else None
+        )
         snap = cc.snapshot
         for item_id, a in (snap.assignments if assignments is None else assignments).items():
             self.place(
@@ -122,10 +133,15 @@ class ClusterState:
         for t in self._matched_by[m]:
             if self._is_anti[t]:
                 mask &= ~self._in_domains(int(t), self.holders[t] > 0)
-        for t in topo.aff[m]:
-            present = self.match_count[t] > 0
-            if not present.any() and topo.matches[t, m]:
-                present = np.ones_like(present)  # first-pod rule
+        g = int(topo.aff_group[m])
+        if g < 0:
+            return mask
+        terms = topo.aff_groups[g]
+        first = topo.aff_matches[g, m] and not any(self.peer_count[g, t].any() for t in terms)
+        for t in terms:
+            present = self.peer_count[g, t] > 0
+            if first:
+                present = np.ones_like(present)  # first-pod rule: no anchored peer anywhere
             mask &= self._in_domains(t, present)
         return mask
 
@@ -165,6 +181,12 @@ class ClusterState:
             d = self._dom[t][n]
             if d >= 0:
                 self.holders[t][d] += sign
+        if self._peer_of is not None:
+            for g in self._peer_of[m]:
+                for t in self.topo.aff_groups[g]:
+                    d = self._dom[t][n]
+                    if d >= 0:
+                        self.peer_count[int(g), t][d] += sign
 
     def assignments(self) -> dict[str, Assignment]:
         snap = self.topo.cc.snapshot

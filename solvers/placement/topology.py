@@ -29,7 +29,10 @@ def _item_signature(it: Item) -> tuple[Any, ...]:
 
 
 def _node_signature(nd: Node) -> tuple[Any, ...]:
-    return (nd.schedulable, tuple(sorted(nd.labels.items())), nd.taints)
+    # the hostname label is unique per node; hostname selectors are checked
+    # node by node instead (see _eligibility), so groups stay few
+    labels = tuple(sorted((k, v) for k, v in nd.labels.items() if k != HOSTNAME_KEY))
+    return (nd.schedulable, labels, nd.taints)
 
 
 @dataclass
@@ -49,15 +52,34 @@ class Topology:
     matches: np.ndarray
     anti: list[list[int]]
     aff: list[list[int]]
-    node_groups: list[list[int]]  # nodes with equal labels, taints and cordon flag
+    node_groups: list[list[int]]  # nodes with equal labels (hostname aside), taints, cordon
+    aff_matches: np.ndarray  # [G, M]: items matching every term of affinity group g
+    aff_group: np.ndarray  # [M] the item's affinity group (its set of terms), -1 without terms
+    aff_groups: list[tuple[int, ...]]
+    no_numa: np.ndarray  # [M] split items with an odd request: never on a NUMA host
 
     @property
     def n_numa(self) -> int:
         return int(self.cc.numa_capacity.shape[1]) if self.numa else 0
 
     def arrival_ok(self, m: int) -> np.ndarray:
-        """[N] bool: nodes where item ``m`` may arrive, labels and taints only."""
-        return np.asarray(self.sig_ok[self.item_sig[m]])
+        """[N] bool: nodes where item ``m`` may arrive, labels and taints only
+        (and, for a split VM with an odd request, no NUMA host: it cannot
+        split evenly)."""
+        ok = np.asarray(self.sig_ok[self.item_sig[m]])
+        if self.no_numa[m]:
+            ok = ok & ~self.numa_hosts
+        return ok
+
+    @property
+    def numa_hosts(self) -> np.ndarray:
+        return np.array([len(nd.numa) > 0 for nd in self.cc.snapshot.nodes], dtype=bool)
+
+    def peers(self, m: int) -> np.ndarray:
+        """[M] bool: items that satisfy item ``m``'s required affinity, i.e.
+        match every one of its affinity terms (Kubernetes' interpodaffinity
+        filter; a peer matching only some terms does not count)."""
+        return np.asarray(self.aff_matches[self.aff_group[m]])
 
     def has_terms(self, m: int) -> bool:
         return bool(self.anti[m] or self.aff[m])
@@ -70,6 +92,7 @@ def build_topology(problem: PodPlacement) -> Topology:
     groups = _node_groups(snap.nodes)
     item_sig, sig_ok = _eligibility(snap.items, snap.nodes, groups)
     terms, anti, aff = _terms(snap.items)
+    matches = _matches(terms, snap.items)
     keys = {t.topology_key for t, _ in terms}
     return Topology(
         problem=problem,
@@ -79,10 +102,18 @@ def build_topology(problem: PodPlacement) -> Topology:
         sig_ok=sig_ok,
         domains={k: _domains(snap.nodes, k) for k in sorted(keys)},
         terms=terms,
-        matches=_matches(terms, snap.items),
+        matches=matches,
         anti=anti,
         aff=aff,
         node_groups=groups,
+        **_affinity_groups(aff, matches),
+        no_numa=np.array(
+            [
+                numa and it.numa_split and any(q % 2 for q in it.requests.values())
+                for it in snap.items
+            ],
+            dtype=bool,
+        ),
     )
 
 
@@ -115,6 +146,20 @@ def _eligibility(
             else:
                 sig_ok[s, members] = statically_allowed(it, rep)
     return item_sig, sig_ok
+
+
+def _affinity_groups(aff: list[list[int]], matches: np.ndarray) -> dict[str, Any]:
+    index: dict[tuple[int, ...], int] = {}
+    group = np.full(len(aff), -1, dtype=np.int64)
+    for m, ts in enumerate(aff):
+        if ts:
+            group[m] = index.setdefault(tuple(sorted(set(ts))), len(index))
+    groups = list(index)
+    rows = np.ones((len(groups), matches.shape[1]), dtype=bool)
+    for g, ts in enumerate(groups):
+        for t in ts:
+            rows[g] &= matches[t]
+    return {"aff_matches": rows, "aff_group": group, "aff_groups": groups}
 
 
 def _domains(nodes: tuple[Node, ...], key: str) -> np.ndarray:

@@ -16,7 +16,7 @@ from optsched.model import Assignment, Item, LabelSelector, Node, Snapshot, Tain
 from optsched.model.labels import AffinityTerm
 from optsched.problems import PodPlacement
 from optsched.registry import create
-from optsched.results import SolveResult, Status
+from optsched.results import SolveResult, Status, Unplaced
 from optsched.solvers.placement.plan import order_plan
 from optsched.solvers.placement.score import LexScore, evaluate
 from optsched.solvers.placement.topology import build_topology
@@ -105,7 +105,12 @@ def _brute_force(problem: PodPlacement) -> LexScore | None:
             if n is not None
         }
         plan, _ = order_plan(topo, final)
-        if not validate(problem, SolveResult(Status.FEASIBLE, "brute-force", plan=plan)).ok:
+        left = tuple(
+            Unplaced(it.item_id, "brute force") for it in snap.items if it.item_id not in final
+        )
+        if not validate(
+            problem, SolveResult(Status.FEASIBLE, "brute-force", plan=plan, unplaced=left)
+        ).ok:
             continue
         score = evaluate(problem, final)
         if best is None or score.key() > best.key():
