@@ -46,6 +46,8 @@ class Step:
     value: Tensor  # [B]
     reward: Tensor  # [B]
     live: Tensor  # [B] bool: the copy acted at this step
+    advantage: Tensor | None = None  # [B], set by training
+    returns: Tensor | None = None  # [B], set by training
 
 
 @dataclass

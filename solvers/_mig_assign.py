@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from optsched.solvers._mig_common import ClassKey, LayoutState, Placement, build_plan
-
 from optsched.model.cluster import Gpu, MigInstance
 from optsched.model.mig import load_catalog
 from optsched.problems.gpu import GpuPartitionPlacement, MigGpuPlan, MigSolution
+from optsched.solvers._mig_common import ClassKey, LayoutState, Placement, build_plan
 
 if TYPE_CHECKING:
     from optsched.solvers.mig_cpsat import Group, Option

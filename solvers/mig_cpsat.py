@@ -46,6 +46,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from optsched import names
+from optsched.budget import Budget
+from optsched.model.cluster import Gpu
+from optsched.model.mig import load_catalog
+from optsched.problems.base import ProblemKind
+from optsched.problems.gpu import GpuPartitionPlacement
+from optsched.registry import register
+from optsched.results import SolveResult, Status
+from optsched.solver import Capabilities, SolverKind
 from optsched.solvers._mig_assign import assign_requests
 from optsched.solvers._mig_common import (
     ClassKey,
@@ -56,16 +65,6 @@ from optsched.solvers._mig_common import (
     unplaced_reasons,
 )
 from optsched.solvers.mig_greedy import greedy_solution
-
-from optsched import names
-from optsched.budget import Budget
-from optsched.model.cluster import Gpu
-from optsched.model.mig import load_catalog
-from optsched.problems.base import ProblemKind
-from optsched.problems.gpu import GpuPartitionPlacement
-from optsched.registry import register
-from optsched.results import SolveResult, Status
-from optsched.solver import Capabilities, SolverKind
 
 
 @dataclass(frozen=True)

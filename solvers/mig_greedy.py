@@ -15,14 +15,6 @@ from __future__ import annotations
 
 import time
 
-from optsched.solvers._mig_common import (
-    LayoutState,
-    Placement,
-    build_plan,
-    lex_objective,
-    unplaced_reasons,
-)
-
 from optsched import names
 from optsched.budget import Budget
 from optsched.model.mig import MigProfile, load_catalog
@@ -31,6 +23,13 @@ from optsched.problems.gpu import GpuPartitionPlacement, MigRequest, MigSolution
 from optsched.registry import register
 from optsched.results import SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
+from optsched.solvers._mig_common import (
+    LayoutState,
+    Placement,
+    build_plan,
+    lex_objective,
+    unplaced_reasons,
+)
 
 
 def _size(r: MigRequest, models: list[str]) -> int:

@@ -30,8 +30,6 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from optsched.solvers.sensitivity_greedy import MEMORY_EPS_GB, greedy_placement, result_for
-
 from optsched import names
 from optsched.budget import Budget
 from optsched.problems.base import ProblemKind
@@ -39,6 +37,7 @@ from optsched.problems.gpu import ModelPlacement
 from optsched.registry import register
 from optsched.results import SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
+from optsched.solvers.sensitivity_greedy import MEMORY_EPS_GB, greedy_placement, result_for
 
 SENSITIVITY_SCALE = 1000  # sensitivity resolution 1e-3 in the integer model
 MIB_PER_GB = 1024

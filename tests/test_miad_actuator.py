@@ -7,6 +7,8 @@ import types
 from collections.abc import Iterator
 
 import pytest
+
+from optsched.problems.frequency import ClockAction, ClockRange, PartitionSlo
 from optsched.solvers.miad.actuator import (
     ActuatorError,
     ClockActuator,
@@ -14,8 +16,6 @@ from optsched.solvers.miad.actuator import (
     MiadAgent,
     NvmlActuator,
 )
-
-from optsched.problems.frequency import ClockAction, ClockRange, PartitionSlo
 
 
 class FakeNvmlError(Exception):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from optsched.solvers.miad.controller import ControllerState, decide
 
 from optsched.budget import Budget
 from optsched.errors import DomainError
@@ -19,6 +18,7 @@ from optsched.problems.frequency import (
     PartitionSlo,
 )
 from optsched.registry import create
+from optsched.solvers.miad.controller import ControllerState, decide
 from optsched.validate import validate
 
 CLOCKS = ClockRange(200, 1400)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from optsched.problems.frequency import ClockRange, MiadConfig
 from optsched.solvers.miad.arrivals import (
     arrivals_from_counts,
     load_counts,
@@ -18,8 +20,6 @@ from optsched.solvers.miad.simulator import (
     simulate,
     static_best_clock,
 )
-
-from optsched.problems.frequency import ClockRange, MiadConfig
 
 CLOCKS = ClockRange(200, 1400)
 

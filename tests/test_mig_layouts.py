@@ -8,12 +8,12 @@ import itertools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from optsched.solvers._mig_common import LayoutState, maximal_completions
 
 from optsched.model.cluster import Gpu, MigInstance
 from optsched.model.mig import load_catalog
 from optsched.problems.gpu import GpuPartitionPlacement, MigGpuPlan, MigRequest, MigSolution
 from optsched.results import SolveResult, Status, Unplaced
+from optsched.solvers._mig_common import LayoutState, maximal_completions
 from optsched.validate import validate
 from optsched.validation.gpu import layout_violations
 

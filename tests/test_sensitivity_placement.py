@@ -6,12 +6,12 @@ import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from optsched.solvers.sensitivity_greedy import greedy_placement
 
 from optsched.budget import Budget
 from optsched.problems.gpu import GpuDevice, ModelPartition, ModelPlacement, ModelPlacementSolution
 from optsched.registry import create
 from optsched.results import SolveResult, Status
+from optsched.solvers.sensitivity_greedy import greedy_placement
 from optsched.validate import validate
 
 

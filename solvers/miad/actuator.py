@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
-from optsched.solvers.miad.controller import ControllerState, decide, period_latency
-
 from optsched.errors import OptschedError
 from optsched.problems.frequency import ClockDecision, ClockRange, MiadConfig, PartitionSlo
+from optsched.solvers.miad.controller import ControllerState, decide, period_latency
 
 
 class ActuatorError(OptschedError, RuntimeError):

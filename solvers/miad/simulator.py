@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from optsched.solvers.miad.controller import ControllerState, decide, period_latency
-from optsched.solvers.miad.power import PowerModel
 
 from optsched.problems.frequency import ClockRange, MiadConfig, PartitionSlo
+from optsched.solvers.miad.controller import ControllerState, decide, period_latency
+from optsched.solvers.miad.power import PowerModel
 
 STATIC_TARGET_ATTAINMENT = 0.99  # "99% of the requests ... within" the SLO (μ-Serve Sec. 6.2.1)
 

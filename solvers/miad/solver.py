@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-from optsched.solvers.miad.controller import ControllerState, replay
-
 from optsched import names
 from optsched.budget import Budget
 from optsched.problems.base import ProblemKind
@@ -14,6 +12,7 @@ from optsched.problems.frequency import FrequencyControl, FrequencySolution
 from optsched.registry import register
 from optsched.results import SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
+from optsched.solvers.miad.controller import ControllerState, replay
 
 
 @register(names.MIAD, {ProblemKind.FREQUENCY_CONTROL})
