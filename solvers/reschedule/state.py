@@ -163,8 +163,7 @@ class RescheduleState:
             owners_in=[np.zeros(g.n_domains, dtype=np.int64) for g in groups],
             members_in=[np.zeros(g.n_domains, dtype=np.int64) for g in groups],
         )
-        for m in range(cc.n_items):
-            state._occupy(m, int(state.vm_host[m]), state.placement_of(m)[1], +1)
+        state._occupy_all()
         if (state.numa_free < 0).any() or (state.host_free < 0).any():
             over = (state.numa_free < 0).any(axis=(1, 2)) | (state.host_free < 0).any(axis=1)
             h = int(np.nonzero(over)[0][0])
@@ -339,6 +338,21 @@ class RescheduleState:
                 self.owners_in[g][d] += sign
             if group.members[vm]:
                 self.members_in[g][d] += sign
+
+    def _occupy_all(self) -> None:
+        """Subtract every VM's use from the free amounts (construction)."""
+        np.add.at(self.host_free, self.vm_host, -self.vm_req)
+        for slot in (0, 1):
+            on = self.vm_numa[:, slot] >= 0
+            width = 1 + (self.vm_numa[:, 1] >= 0)
+            share = self.vm_req[on] // width[on, None]
+            np.add.at(self.numa_free, (self.vm_host[on], self.vm_numa[on, slot]), -share)
+        for m, groups in enumerate(self.vm_groups):
+            for g in groups:
+                d = self.groups[g].host_domain[self.vm_host[m]]
+                if d >= 0:
+                    self.owners_in[g][d] += int(self.groups[g].owners[m])
+                    self.members_in[g][d] += int(self.groups[g].members[m])
 
     def _affinity_ok(self, vm: int) -> np.ndarray:
         """[H] bool: hosts where ``vm`` would break no anti-affinity group."""

@@ -1,0 +1,61 @@
+"""What an autoscaling policy sees and decides in the simulator.
+
+Every ``tick_s`` the simulator gives the policy an :class:`Observation` and
+gets back a :class:`ScalingDecision`: for each frontend, how many leading
+backends of the model's ordered list it dispatches to (Swayam's
+coordination-free agreement: frontend f uses backends 0 .. in_use[f] - 1;
+swayam-middleware-2017-slides.txt, "frontends use backends 1-9, backends
+10-12 transition to not-in-use state"). Backends below max(in_use) that are
+cold get provisioned; what happens to the others is the policy's lifecycle:
+released at once (``release_surplus``) or after ``idle_timeout_s`` without a
+request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ScalingDecision:
+    in_use: tuple[int, ...]  # per frontend
+    release_surplus: bool = False
+
+    @property
+    def target(self) -> int:
+        return max(self.in_use)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The state a policy may look at: only the past.
+
+    ``counts_per_s[f, k]`` is the number of requests frontend f received in
+    second k, for k < floor(now); ``busy_s`` is the busy backend-time since
+    the previous tick; ``recent_service_s`` holds the execution times of the
+    most recently completed requests.
+    """
+
+    now_s: float
+    counts_per_s: np.ndarray
+    busy_s: float
+    period_s: float
+    warm_backends: int
+    provisioning_backends: int
+    recent_service_s: Sequence[float]
+
+
+class AutoscalePolicy(Protocol):
+    name: str
+    tick_s: float
+    idle_timeout_s: float | None  # None: backends are only released by release_surplus
+
+    def start(self, frontends: int, initial_backends: int) -> ScalingDecision:
+        """The decision in force from t = 0 until the first tick."""
+        ...
+
+    def decide(self, obs: Observation) -> ScalingDecision: ...

@@ -1,0 +1,233 @@
+"""Large-neighbourhood search for rescheduling big clusters (anytime).
+
+Start from the greedy plan. Repeatedly pick a neighbourhood, a subset of the
+hosts of one cluster (sampled with weight 1 + the host's fragment remainder,
+so fragmented hosts are freed more often), and re-solve where the VMs on those
+hosts end with the exact class model of :mod:`.cpsat_model` restricted to
+them, the rest of the current plan fixed; migrations are still counted
+against the snapshot, so the limit holds for the whole plan. Keep the answer
+when it lowers the fragment rate. The neighbourhood grows after a sub-problem
+solved to optimality and shrinks after one that timed out.
+
+At the end, the final placement is turned into moves from the snapshot and
+sequenced (:mod:`.sequencing`); when that fails the greedy plan is returned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from optsched import names
+from optsched.budget import Budget
+from optsched.problems.base import ProblemKind
+from optsched.problems.cluster import VmRescheduling
+from optsched.registry import register
+from optsched.results import SolveResult, Status
+from optsched.solver import Capabilities, SolverKind
+from optsched.solvers.reschedule import cpsat_model as cpm
+from optsched.solvers.reschedule.classes import Slot, VmClass, vm_classes
+from optsched.solvers.reschedule.exact import CpsatArgs, solve_model
+from optsched.solvers.reschedule.greedy import greedy
+from optsched.solvers.reschedule.result import state_result
+from optsched.solvers.reschedule.sequencing import sequence
+from optsched.solvers.reschedule.state import RescheduleState, unit_terms
+
+INITIAL_HOSTS = 24  # neighbourhood size to start with
+MIN_HOSTS, MAX_HOSTS = 8, 160
+GROW, SHRINK = 1.5, 0.7
+SUBSOLVE_S = 0.4  # time limit of one sub-problem (small models: presolve dominates)
+HINT_SHARE = 0.3  # greedy is the start: let it finish on big clusters
+SEQUENCING_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class LnsArgs:
+    cpsat: CpsatArgs = CpsatArgs()
+    initial_hosts: int = INITIAL_HOSTS
+    subsolve_s: float = SUBSOLVE_S
+
+
+def _neighbourhood(cur: RescheduleState, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Half the hosts sampled by fragment remainder (VMs to move away), half
+    by free CPU (room to receive them), all in one cluster."""
+    cluster = int(rng.choice(cur.host_cluster))
+    hosts = np.nonzero(cur.host_cluster == cluster)[0]
+    cpu, mem = cur.unit_free()
+    rem, eff = unit_terms(cpu, mem, cur.problem.fragment_cores, cur.problem.memory_per_core_mb)
+    counted = cur.counted_units()
+    picked: set[int] = set()
+    for score in (np.where(counted, rem, 0).sum(axis=1), np.where(counted, eff, 0).sum(axis=1)):
+        weight = 1.0 + score[hosts].astype(float)
+        free_hosts = [h for h in hosts if int(h) not in picked]
+        w = np.array([weight[np.searchsorted(hosts, h)] for h in free_hosts])
+        k = min(max(1, size // 2), len(free_hosts))
+        picked.update(int(h) for h in rng.choice(free_hosts, size=k, replace=False, p=w / w.sum()))
+    return np.array(sorted(picked), dtype=np.int64)
+
+
+def assign(
+    cur: RescheduleState,
+    origin: RescheduleState,
+    classes: list[VmClass],
+    counts: list[Mapping[Slot, int]],
+) -> None:
+    """Move class VMs in ``cur`` (bookkeeping only, no order) to the final
+    counts, keeping every VM that may stay at its origin placement."""
+    for cls, final in zip(classes, counts, strict=True):
+        room = dict(final)
+        rest: list[int] = []
+        for v in cls.vms:
+            slot = (int(origin.vm_host[v]), int(origin.vm_place[v]))
+            if room.get(slot, 0) > 0:
+                room[slot] -= 1
+                _place(cur, v, slot)
+            else:
+                rest.append(v)
+        targets = [slot for slot, n in sorted(room.items()) for _ in range(n)]
+        for v, slot in zip(rest, targets, strict=True):
+            _place(cur, v, slot)
+
+
+def _place(cur: RescheduleState, vm: int, slot: Slot) -> None:
+    if (int(cur.vm_host[vm]), int(cur.vm_place[vm])) != slot:
+        cur.move(vm, slot[0], cur.placements[slot[1]], check=False)
+
+
+def _moved(cur: RescheduleState, origin: RescheduleState) -> np.ndarray:
+    return np.asarray((cur.vm_host != origin.vm_host) | (cur.vm_place != origin.vm_place))
+
+
+def improve(
+    cur: RescheduleState, origin: RescheduleState, hosts: np.ndarray, seconds: float, args: LnsArgs
+) -> tuple[bool, bool]:
+    """Re-solve the VMs on ``hosts``; (improved, proven optimal sub-problem)."""
+    on = np.isin(cur.vm_host, hosts)
+    classes = vm_classes(cur, np.nonzero(on)[0])
+    if not classes:
+        return False, True
+    limit = cur.problem.migration_limit - int((_moved(cur, origin) & ~on).sum())
+    cm = cpm.build(cur, classes, hosts, limit, origin=origin)
+    if not cm.constant_free:
+        cpm.set_ratio_objective(cm, cur.free_sum, cur.frag_sum)
+    else:
+        cpm.set_slot_objective(cm)
+    cpm.hint(cm, cur)
+    ans = solve_model(cm, seconds, args.cpsat)
+    if ans.values is None or ans.frag is None or ans.free is None:
+        return False, False
+    before = cur.fragment_rate()
+    trial = cur.copy()
+    assign(trial, origin, classes, cm.counts(ans.values))
+    if (
+        trial.fragment_rate() < before - 1e-12
+        and int(_moved(trial, origin).sum()) <= cur.problem.migration_limit
+    ):
+        for name in (
+            "host_free",
+            "numa_free",
+            "vm_host",
+            "vm_numa",
+            "vm_place",
+            "owners_in",
+            "members_in",
+            "frag_sum",
+            "free_sum",
+        ):
+            setattr(cur, name, getattr(trial, name))
+        return True, ans.status is Status.OPTIMAL
+    return False, ans.status is Status.OPTIMAL
+
+
+def lns_plan(problem: VmRescheduling, budget: Budget, args: LnsArgs, solver: str) -> SolveResult:
+    started = time.monotonic()
+    origin = RescheduleState.from_problem(problem)
+    fr0 = origin.fragment_rate()
+    hinted = origin.copy()
+    greedy(hinted, problem.migration_limit, started + budget.seconds * HINT_SHARE)
+    cur = hinted.copy()
+    rng = np.random.default_rng(args.cpsat.random_seed)
+    size, rounds, wins = args.initial_hosts, 0, 0
+    stop = budget.deadline - budget.seconds * SEQUENCING_SHARE
+    trace = [(time.monotonic() - started, cur.fragment_rate())]
+    while time.monotonic() < stop - 0.05:
+        hosts = _neighbourhood(cur, size, rng)
+        better, proven = improve(
+            cur, origin, hosts, min(args.subsolve_s, stop - time.monotonic()), args
+        )
+        rounds += 1
+        wins += int(better)
+        size = int(np.clip(size * (GROW if proven else SHRINK), MIN_HOSTS, MAX_HOSTS))
+        if better:
+            trace.append((time.monotonic() - started, cur.fragment_rate()))
+    return _finish(
+        origin,
+        hinted,
+        cur,
+        problem,
+        solver,
+        started,
+        fr0,
+        rounds=rounds,
+        improvements=wins,
+        trace=trace,
+    )
+
+
+def _finish(
+    origin: RescheduleState,
+    hinted: RescheduleState,
+    cur: RescheduleState,
+    problem: VmRescheduling,
+    solver: str,
+    started: float,
+    fr0: float,
+    **stats: object,
+) -> SolveResult:
+    moved = np.nonzero(_moved(cur, origin))[0]
+    moves = [(int(v), int(cur.vm_host[v]), cur.placements[int(cur.vm_place[v])]) for v in moved]
+    done = origin.copy()
+    seq = sequence(done, moves, problem.migration_limit)
+    if seq.complete and done.fragment_rate() <= hinted.fragment_rate():
+        return state_result(
+            done,
+            solver=solver,
+            status=Status.FEASIBLE,
+            started=started,
+            fr_before=fr0,
+            message=seq.message,
+            parked=seq.parked,
+            **stats,
+        )
+    better = done if done.fragment_rate() < hinted.fragment_rate() else hinted
+    return state_result(
+        better,
+        solver=solver,
+        status=Status.FEASIBLE,
+        started=started,
+        fr_before=fr0,
+        message=seq.message or "LNS found nothing better than greedy",
+        **stats,
+    )
+
+
+@register(names.LNS_RESCHEDULE, {ProblemKind.VM_RESCHEDULING})
+class LnsRescheduler:
+    """Greedy start, then CP-SAT on freed host subsets; anytime."""
+
+    name = names.LNS_RESCHEDULE
+    capabilities = Capabilities(
+        kind=SolverKind.HEURISTIC,
+        problem_kinds=frozenset({ProblemKind.VM_RESCHEDULING}),
+        anytime=True,
+        deterministic=False,
+    )
+
+    def __init__(self, args: LnsArgs | None = None, **kw: object) -> None:
+        self.args = args or LnsArgs(cpsat=CpsatArgs(**kw))  # type: ignore[arg-type]
+
+    def solve(self, problem: VmRescheduling, budget: Budget) -> SolveResult:
+        return lns_plan(problem, budget, self.args, self.name)
