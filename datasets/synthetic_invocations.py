@@ -18,8 +18,8 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-from optsched.datasets.azure_functions import MINUTES_PER_DAY, TRIGGERS, FunctionTrace
 
+from optsched.datasets.azure_functions import MINUTES_PER_DAY, TRIGGERS, FunctionTrace
 from optsched.errors import DomainError
 
 

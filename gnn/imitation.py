@@ -6,7 +6,9 @@ single-copy environment, recording the observation, masks and the two-stage
 action of each step, then a stop step when the plan uses fewer moves than the
 migration limit. A teacher move the environment's masks do not allow (a rule
 the environment is stricter on) ends the demonstration there, so every
-recorded action is one the policy could take.
+recorded action is one the policy could take. Each step also carries the
+teacher's return-to-go, on which BC fits the value head (so that PPO starts
+with a value function that has seen good plans).
 """
 
 from __future__ import annotations
@@ -95,4 +97,8 @@ def demonstrate(problem: VmRescheduling, moves: list[tuple[str, int]]) -> Demo:
                 torch.ones(1, dtype=torch.bool),
             )
         )
+    to_go = torch.zeros(1)
+    for step in reversed(steps):  # the teacher's return-to-go, a target for the value head
+        to_go = to_go + step.reward
+        step.returns = to_go.clone()
     return Demo(steps, float(env.fragment_rate(state)[0]), kept, len(moves))

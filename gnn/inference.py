@@ -159,7 +159,7 @@ def best_plan(env: RescheduleEnv, ro: Rollout) -> BestPlan:
     full = env.plan(ro.state, b_best)
     # fr[t] is the state after t steps of copy b; a copy stops moving once done
     plan = Plan(full.actions[:t_best])
-    return BestPlan(plan, float(fr[t_best, b_best]), float(fr[0, 0]), b_best, b)
+    return BestPlan(plan, float(fr[t_best, b_best]), float(fr[0, 0]), b_best, int(fr.shape[1]))
 
 
 def choose_k(budget_s: float, n_steps: int, size: int, cost: tuple[float, float]) -> int:

@@ -68,7 +68,7 @@ class Args:
     teacher_budget_s: float = 10.0
     bc_instances: int = 32
     bc_epochs: int = 20
-    bc_lr: float = 1e-3
+    bc_lr: float = 3e-3
     bc_minibatch_steps: int = 16
     # PPO
     ppo_iterations: int = 100
@@ -83,6 +83,7 @@ class Args:
     ent_coef: float = 0.003
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
+    value_warmup: int = 2  # PPO iterations that fit only the value head
     eval_every: int = 10
     time_limit_s: float | None = None  # stop PPO (and save) after this much wall time
     out: str = "runs/reschedule"
@@ -209,10 +210,10 @@ def bc_epoch(policy, opt, steps: list[Step], args: Args, rng: random.Random) -> 
     rng.shuffle(order)
     losses = []
     for i in range(0, len(order), args.bc_minibatch_steps):
-        ev = evaluate_batch(
-            policy, batch([steps[j] for j in order[i : i + args.bc_minibatch_steps]])
-        )
-        loss = -(ev.vm_log_prob + ev.dest_log_prob).mean()
+        chunk = [steps[j] for j in order[i : i + args.bc_minibatch_steps]]
+        ev = evaluate_batch(policy, batch(chunk))
+        v_loss = 0.5 * ((ev.value - torch.cat([_ret(s) for s in chunk])) ** 2).mean()
+        loss = -(ev.vm_log_prob + ev.dest_log_prob).mean() + args.vf_coef * v_loss
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(policy.parameters(), args.max_grad_norm)
@@ -252,7 +253,11 @@ def _ret(s: Step) -> Tensor:
     return s.returns
 
 
-def ppo_update(policy, opt, steps: list[Step], args: Args, rng: random.Random) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def ppo_update(  # type: ignore[no-untyped-def]
+    policy, opt, steps: list[Step], args: Args, rng: random.Random, value_only: bool = False
+) -> dict[str, float]:
+    """Clipped PPO epochs over ``steps``; with ``value_only`` (the first
+    ``value_warmup`` iterations after BC) only the value head's loss."""
     live_adv = torch.cat([_adv(s)[s.live] for s in steps])
     mean, std = live_adv.mean(), live_adv.std().clamp(min=1e-8)
     stats: dict[str, list[float]] = {"pg": [], "v": [], "ent": [], "kl": []}
@@ -274,6 +279,8 @@ def ppo_update(policy, opt, steps: list[Step], args: Args, rng: random.Random) -
             v_loss = 0.5 * (((ev.value - ret) ** 2) * w).sum() / n
             ent = (ev.entropy * w).sum() / n
             loss = pg_loss + args.vf_coef * v_loss - args.ent_coef * ent
+            if value_only:
+                loss = args.vf_coef * v_loss
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(policy.parameters(), args.max_grad_norm)
@@ -368,7 +375,7 @@ def train(args: Args, on_eval: Callable[[dict[str, Any]], None] | None = None) -
     for _ in bar:
         steps = collect(policy, args, pool, rng)
         prog.samples += int(sum(int(s.live.sum()) for s in steps))
-        stats = ppo_update(policy, opt, steps, args, rng)
+        stats = ppo_update(policy, opt, steps, args, rng, prog.iteration < args.value_warmup)
         prog.iteration += 1
         bar.set_postfix(
             v=f"{stats['v']:.3f}", kl=f"{stats['kl']:.4f}", best=f"{prog.best_eval:.4f}"

@@ -33,9 +33,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from optsched.solvers.sizing.service_time import ServiceDistribution
-
 from optsched.errors import DomainError
+from optsched.solvers.sizing.service_time import ServiceDistribution
 
 ARRIVAL_SCV = 1.0  # Poisson arrivals: Ca^2 = 1
 

@@ -15,9 +15,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from optsched.solvers.sizing.response_time import min_backends, stability_bound
-from optsched.solvers.sizing.service_time import fit_lognormal
-
 from optsched.budget import Budget
 from optsched.names import SWAYAM
 from optsched.problems.base import ProblemKind
@@ -25,6 +22,8 @@ from optsched.problems.sizing import BackendSizing, ModelSla
 from optsched.registry import register
 from optsched.results import SolveResult, Status, Unplaced
 from optsched.solver import Capabilities, SolverKind
+from optsched.solvers.sizing.response_time import min_backends, stability_bound
+from optsched.solvers.sizing.service_time import fit_lognormal
 
 MS_PER_S = 1000.0
 

@@ -21,11 +21,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from optsched.sim.policy import Observation, ScalingDecision
 from optsched.solvers.sizing.rate_prediction import LinearRatePredictor
 from optsched.solvers.sizing.response_time import min_backends
 from optsched.solvers.sizing.service_time import LogNormalServiceTime, fit_lognormal
-
-from optsched.sim.policy import Observation, ScalingDecision
 
 # Rates are rounded up to a geometric grid with this step before sizing, so
 # that the per-rate answers can be cached; rounding up keeps n conservative.
