@@ -91,9 +91,12 @@ def rollout(
     top_frac: float | None = None,
     record: bool = False,
     deadline: float | None = None,
+    allow_stop: bool = True,
 ) -> Rollout:
     """Run ``n_copies`` trajectories to the end (or until ``deadline``, a
-    ``time.monotonic()`` value, after which every copy stops)."""
+    ``time.monotonic()`` value, after which every copy stops). Without
+    ``allow_stop`` a copy stops only when no VM can move (the best prefix is
+    kept anyway, so this trades time for a longer search)."""
     gen = torch.Generator().manual_seed(seed)
     feat = Featurizer(env)
     state = env.reset(n_copies)
@@ -106,6 +109,8 @@ def rollout(
             break
         fit = env.class_fit(state)
         vm_mask = env.vm_mask(state, fit)
+        if not allow_stop:
+            vm_mask[:, -1] = ~vm_mask[:, :-1].any(axis=1)
         obs = feat.observe(state, fit, vm_mask)
         enc = policy.encode(obs)
         node, stop = policy.vm_logits(enc, obs)
