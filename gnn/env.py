@@ -123,11 +123,16 @@ class RescheduleEnv:
         """``[B, C, H, S]`` bool: a VM of class ``c`` (not yet on the host)
         may land on unit ``(h, s)``; a split class only on slot 0."""
         inst = self.inst
-        need = inst.class_need[None, :, None, None, :]  # [1, C, 1, 1, R]
-        unit_ok = (state.unit_free[:, None] >= need).all(-1) & inst.unit_valid  # [B, C, H, S]
         req = np.where(inst.class_split[:, None], 2 * inst.class_need, inst.class_need)
-        host_ok = (state.host_free[:, None] >= req[None, :, None, :]).all(-1)  # [B, C, H]
-        host_ok &= inst.class_allowed[None]
+        unit_ok = np.broadcast_to(
+            inst.unit_valid, (state.n_copies, len(req), *inst.unit_valid.shape)
+        )
+        host_ok = np.broadcast_to(inst.class_allowed, (state.n_copies, *inst.class_allowed.shape))
+        # one comparison per resource: a trailing reduction over R (about 2) costs more
+        for r in range(len(inst.resources)):
+            need = inst.class_need[None, :, None, None, r]
+            unit_ok = unit_ok & (state.unit_free[:, None, :, :, r] >= need)  # [B, C, H, S]
+            host_ok = host_ok & (state.host_free[:, None, :, r] >= req[None, :, None, r])
         fit = unit_ok & host_ok[..., None]
         split = inst.class_split
         fit[:, split, :, 0] = fit[:, split, :, 0] & fit[:, split, :, 1]

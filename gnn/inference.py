@@ -46,6 +46,8 @@ class Step:
     value: Tensor  # [B]
     reward: Tensor  # [B]
     live: Tensor  # [B] bool: the copy acted at this step
+    advantage: Tensor | None = None  # [B], set by training
+    returns: Tensor | None = None  # [B], set by training
 
 
 @dataclass
@@ -89,9 +91,12 @@ def rollout(
     top_frac: float | None = None,
     record: bool = False,
     deadline: float | None = None,
+    allow_stop: bool = True,
 ) -> Rollout:
     """Run ``n_copies`` trajectories to the end (or until ``deadline``, a
-    ``time.monotonic()`` value, after which every copy stops)."""
+    ``time.monotonic()`` value, after which every copy stops). Without
+    ``allow_stop`` a copy stops only when no VM can move (the best prefix is
+    kept anyway, so this trades time for a longer search)."""
     gen = torch.Generator().manual_seed(seed)
     feat = Featurizer(env)
     state = env.reset(n_copies)
@@ -104,6 +109,8 @@ def rollout(
             break
         fit = env.class_fit(state)
         vm_mask = env.vm_mask(state, fit)
+        if not allow_stop:
+            vm_mask[:, -1] = ~vm_mask[:, :-1].any(axis=1)
         obs = feat.observe(state, fit, vm_mask)
         enc = policy.encode(obs)
         node, stop = policy.vm_logits(enc, obs)
@@ -157,7 +164,7 @@ def best_plan(env: RescheduleEnv, ro: Rollout) -> BestPlan:
     full = env.plan(ro.state, b_best)
     # fr[t] is the state after t steps of copy b; a copy stops moving once done
     plan = Plan(full.actions[:t_best])
-    return BestPlan(plan, float(fr[t_best, b_best]), float(fr[0, 0]), b_best, b)
+    return BestPlan(plan, float(fr[t_best, b_best]), float(fr[0, 0]), b_best, int(fr.shape[1]))
 
 
 def choose_k(budget_s: float, n_steps: int, size: int, cost: tuple[float, float]) -> int:

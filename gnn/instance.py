@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optsched.errors import DomainError
-from optsched.model import MEMORY_MB, Item, Node, compile_snapshot
+from optsched.model import MEMORY_MB, Item, LabelSelector, Node, compile_snapshot
 from optsched.problems import VmRescheduling
 
 NUMA_SLOTS = 2
@@ -144,8 +144,7 @@ def _classes(problem: VmRescheduling) -> tuple[np.ndarray, np.ndarray]:
 
 def _groups(problem: VmRescheduling) -> tuple[AntiAffinityGroup, ...]:
     snap = problem.snapshot
-    holders: dict[tuple[object, ...], list[int]] = {}
-    terms: dict[tuple[object, ...], tuple[object, str, tuple[str, ...]]] = {}
+    holders: dict[tuple[LabelSelector, str, tuple[str, ...]], list[int]] = {}
     for m, item in enumerate(snap.items):
         if item.affinity:
             raise DomainError(
@@ -154,16 +153,13 @@ def _groups(problem: VmRescheduling) -> tuple[AntiAffinityGroup, ...]:
             )
         for term in item.anti_affinity:
             spaces = term.namespaces or (item.namespace,)
-            key = (term.selector, term.topology_key, spaces)
-            holders.setdefault(key, []).append(m)
-            terms[key] = (term.selector, term.topology_key, spaces)
+            holders.setdefault((term.selector, term.topology_key, spaces), []).append(m)
     out = []
-    for key, ms in holders.items():
-        selector, topo, spaces = terms[key]
+    for (selector, topo, spaces), ms in holders.items():
         values = [n.label(topo) for n in snap.nodes]
         index = {v: i for i, v in enumerate(sorted({v for v in values if v is not None}))}
         member = np.array(
-            [it.namespace in spaces and selector.matches(it.labels) for it in snap.items]  # type: ignore[attr-defined]
+            [it.namespace in spaces and selector.matches(it.labels) for it in snap.items]
         )
         holder = np.zeros(len(snap.items), dtype=bool)
         holder[ms] = True

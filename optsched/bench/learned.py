@@ -1,0 +1,205 @@
+"""``optsched bench learned``: the learned VM rescheduler against the exact
+solver, greedy and LNS, side by side on the same instances.
+
+Instances: held-out generated medium instances (seeds below
+``TRAIN_SEED_BASE``, never used in training), the shipped medium snapshot and
+the shipped large snapshot (a cluster size the policy was not trained on);
+migration limits 10, 25 and 50.
+
+For each instance and limit: the exact solver with ``--reference-budget``
+gives the reference (see :func:`_shares` for the fallback when it proves no
+optimum); then ``gnn-reschedule`` at K = 1, 8, 32 (``--quick``: 1, 8), the
+exact solver at the budget the largest-K plan took, greedy and LNS. Reported
+per run:
+final fragment rate (the validator's), share of the optimal reduction
+``(FR0 - FR) / (FR0 - FR_ref)``, wall time, moves; every plan is validated.
+Also: training cost from the shipped checkpoint's metadata and its learning
+curve (``reports/learned-curve.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from optsched import names
+from optsched.bench.report import format_table, plot_path, write_json
+from optsched.budget import Budget
+from optsched.problems import VmRescheduling
+from optsched.registry import load_builtin
+from optsched.results import SolveResult
+from optsched.validate import validate
+
+HELP = "learned rescheduler vs exact, greedy and LNS (FR, share of optimum, time per plan)"
+SUITE = "learned"
+LIMITS = (10, 25, 50)
+K_VALUES = (1, 8, 32)
+K_QUICK = (1, 8)
+COLUMNS = ("instance", "mnl", "solver", "fr0", "fr", "share", "ref", "time_s", "moves", "valid")
+HELD_OUT_SEED = 0  # held-out generated instances use seeds from here (training starts at 10000)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--instances", type=int, default=10, help="held-out generated instances")
+    p.add_argument("--reference-budget", type=float, default=60.0, help="exact solver, seconds")
+    p.add_argument("--checkpoint", default=None, help="policy checkpoint (default: shipped)")
+    p.add_argument("--limits", type=int, nargs="+", default=list(LIMITS))
+    p.add_argument("--no-large", action="store_true", help="skip the large snapshot")
+
+
+def _instances(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    from optsched.datasets.rescheduling import training_instance
+    from optsched.datasets.vmr2l import load_shipped
+
+    medium = load_shipped("medium")
+    count = 1 if args.quick else args.instances
+    out: list[tuple[str, Any]] = [
+        (f"gen-medium-{s}", training_instance(medium, HELD_OUT_SEED + s)) for s in range(count)
+    ]
+    out.append(("medium", medium))
+    if not args.no_large:
+        out.append(("large", load_shipped("large")))
+    return out
+
+
+def _run(name: str, problem: VmRescheduling, budget_s: float, **config: Any) -> dict[str, Any]:
+    solver = load_builtin().create(name, **config)
+    result: SolveResult = solver.solve(problem, Budget(budget_s))
+    report = validate(problem, result)
+    if not result.status.has_solution or not report.ok:
+        why = result.message if report.ok else report.summary(2)
+        return {"status": str(result.status), "valid": report.ok, "message": why}
+    return {
+        "status": str(result.status),
+        "valid": True,
+        "fr": report.objective,
+        "fr0": report.metrics["fragment_rate_initial"],
+        "time_s": result.wall_time_s,
+        "moves": report.metrics["moves"],
+        "bound": result.best_bound,
+    }
+
+
+def _cell(args: argparse.Namespace, inst: str, snap: Any, limit: int) -> list[dict[str, Any]]:
+    reg = load_builtin()
+    problem = VmRescheduling(snap, migration_limit=limit)
+    rows: list[dict[str, Any]] = []
+    ref: dict[str, Any] = {}
+    ref_budget = min(args.reference_budget, 10.0) if args.quick else args.reference_budget
+    if names.CPSAT_RESCHEDULE in reg:
+        ref = _run(names.CPSAT_RESCHEDULE, problem, ref_budget)
+        rows.append({"solver": "exact (reference)", "budget_s": ref_budget, **ref})
+    gnn_time = 1.0
+    for k in K_QUICK if args.quick else K_VALUES:
+        r = _run(names.GNN_RESCHEDULE, problem, 600.0, k=k, checkpoint=args.checkpoint)
+        rows.append({"solver": f"gnn K={k}", "budget_s": None, **r})
+        gnn_time = r.get("time_s", gnn_time)
+    if names.CPSAT_RESCHEDULE in reg:
+        same = _run(names.CPSAT_RESCHEDULE, problem, max(gnn_time, 0.1))
+        rows.append({"solver": "exact (largest-K time)", "budget_s": gnn_time, **same})
+    for name, budget in ((names.GREEDY_RESCHEDULE, 60.0), (names.LNS_RESCHEDULE, 5.0)):
+        if name in reg:
+            rows.append({"solver": name, "budget_s": budget, **_run(name, problem, budget)})
+    _shares(rows, ref)
+    return [{"instance": inst, "mnl": limit, **r} for r in rows]
+
+
+def _shares(rows: list[dict[str, Any]], ref: dict[str, Any]) -> None:
+    """Share of the optimal reduction ``(FR0 - FR) / (FR0 - FR_ref)``. The
+    reference is the exact solver's proven optimum; failing that its best
+    bound (the share is then a lower bound); failing that the best plan any
+    solver found in this cell ("best-known": the share is an upper bound)."""
+    found = [r["fr"] for r in rows if "fr" in r]
+    if not found:
+        return
+    if ref.get("status") == "OPTIMAL":
+        target, kind = ref["fr"], "optimum"
+    elif ref.get("bound") is not None:
+        target, kind = ref["bound"], "bound"
+    else:
+        target, kind = min(found), "best-known"
+    for r in rows:
+        if "fr" in r and r["fr0"] - target > 1e-12:
+            r["share"] = (r["fr0"] - r["fr"]) / (r["fr0"] - target)
+            r["ref"] = kind
+
+
+def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        kind = "generated" if r["instance"].startswith("gen-") else r["instance"]
+        groups[(kind, r["mnl"], r["solver"])].append(r)
+    out = []
+    for (kind, mnl, solver), rs in groups.items():
+        ok = [r for r in rs if "fr" in r]
+        shares = [r["share"] for r in ok if "share" in r]
+        refs = sorted({r["ref"] for r in ok if "ref" in r})
+        out.append(
+            {
+                "instances": kind,
+                "mnl": mnl,
+                "solver": solver,
+                "n": len(rs),
+                "fr0": statistics.mean(r["fr0"] for r in ok) if ok else float("nan"),
+                "fr": statistics.mean(r["fr"] for r in ok) if ok else float("nan"),
+                "share_opt": statistics.mean(shares) if shares else float("nan"),
+                "ref": "/".join(refs),
+                "time_s": statistics.mean(r["time_s"] for r in ok) if ok else float("nan"),
+                "moves": statistics.mean(r["moves"] for r in ok) if ok else float("nan"),
+                "valid": all(r["valid"] for r in rs),
+            }
+        )
+    return out
+
+
+def _training(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
+    from optsched.gnn import checkpoint
+
+    _, meta = checkpoint.load(args.checkpoint)
+    curve = meta.get("curve", [])
+    if curve:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot([p["wall_s"] / 60 for p in curve], [p["eval_fr"] for p in curve], marker="o")
+        ax.set_xlabel("training wall time (min, 2 CPU cores)")
+        ax.set_ylabel("held-out fragment rate (MNL 50, K = 1)")
+        ax.set_title("gnn-reschedule learning curve (BC, then PPO)")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(plot_path(SUITE, "curve", out_dir))
+        plt.close(fig)
+    keys = ("wall_s", "samples", "teacher_steps", "iterations", "bc_epochs", "eval_fragment_rate")
+    return {k: meta.get(k) for k in keys} | {"teacher": meta.get("args", {}).get("teacher")}
+
+
+def _warm_up(args: argparse.Namespace) -> None:
+    """Import torch and load the policy before anything is timed."""
+    from optsched.solvers.learned_reschedule import _policy
+
+    _policy(args.checkpoint)
+
+
+def run(args: argparse.Namespace) -> int:
+    out_dir = Path(args.out)
+    _warm_up(args)
+    rows: list[dict[str, Any]] = []
+    for inst, snap in _instances(args):
+        for limit in args.limits:
+            cell = _cell(args, inst, snap, limit)
+            rows += cell
+            print(format_table(cell, COLUMNS))
+    summary = _summary(rows)
+    print("\n== summary (means per group)")
+    print(format_table(summary))
+    training = _training(args, out_dir)
+    print("\n== training cost:", training)
+    path = write_json(SUITE, {"rows": rows, "summary": summary, "training": training}, out_dir)
+    print(f"wrote {path}")
+    return 0 if all(r["valid"] for r in rows) else 1

@@ -1,0 +1,154 @@
+"""``gnn-reschedule``: the learned VM rescheduler (VMR2L-style two-stage GNN
+policy with risk-seeking sampling, :mod:`optsched.gnn`).
+
+It samples ``K`` trajectories as one batched graph and keeps the best plan
+(:mod:`optsched.gnn.inference`). ``K`` is fixed by ``Args.k`` or, when unset,
+the largest power of two whose predicted time fits the budget under
+:data:`STEP_COST` (``n_steps * (a + b * K * size)`` seconds); the rollout also
+stops at the budget's deadline, so a plan always comes back in time (shorter
+if need be). Every plan passes the validator before it is returned; one that
+does not is reported as no solution, never served.
+
+Problems outside what the policy was trained for (more than two NUMA nodes
+per host, required affinity terms) come back as ``INVALID_INPUT`` with the
+reason, and the portfolio moves on to the next solver.
+
+torch is imported on the first ``solve``, not when the registry loads.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from optsched import names
+from optsched.budget import Budget
+from optsched.errors import ConfigError, DomainError
+from optsched.problems.base import ProblemKind
+from optsched.problems.cluster import VmRescheduling
+from optsched.registry import register
+from optsched.results import Plan, SolveResult, Status
+from optsched.solver import Capabilities, SolverKind
+from optsched.validate import validate
+
+# Seconds per environment step: a + b * K * (VMs + hosts). Measured with
+# `optsched bench learned` on the shared 2-core development machine (medium
+# snapshot, one torch thread); the bench reports the measured times again.
+STEP_COST = (0.006, 2.0e-6)
+BUDGET_SHARE = 0.8  # of the remaining budget planned for the rollout; the rest is validation
+K_MAX = 64
+
+_POLICIES: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Args:
+    checkpoint: str | None = None  # None: the shipped weights
+    k: int | None = None  # trajectories; None: from the budget
+    top_frac: float | None = None  # sample only the top share of allowed actions
+    seed: int = 0
+    threads: int = 1
+    # the trained policy often stops early; searching on to the migration limit
+    # and keeping the best prefix finds better plans (measured by bench learned)
+    allow_stop: bool = False
+
+    def __post_init__(self) -> None:
+        if self.k is not None and not 1 <= self.k <= K_MAX:
+            raise ConfigError(f"{names.GNN_RESCHEDULE}: k must be in [1, {K_MAX}], got {self.k}")
+        if self.top_frac is not None and not 0.0 < self.top_frac <= 1.0:
+            raise ConfigError(f"{names.GNN_RESCHEDULE}: top_frac must be in (0, 1]")
+        if self.threads < 1:
+            raise ConfigError(f"{names.GNN_RESCHEDULE}: threads must be at least 1")
+        if self.checkpoint is not None and not Path(self.checkpoint).is_file():
+            raise ConfigError(f"{names.GNN_RESCHEDULE}: no checkpoint at {self.checkpoint}")
+
+
+def _policy(path: str | None) -> tuple[Any, dict[str, Any]]:
+    """The policy of a checkpoint, loaded once per process."""
+    key = path or ""
+    if key not in _POLICIES:
+        from optsched.gnn import checkpoint
+
+        _POLICIES[key] = checkpoint.load(path)
+    return _POLICIES[key]  # type: ignore[no-any-return]
+
+
+@register(names.GNN_RESCHEDULE, {ProblemKind.VM_RESCHEDULING})
+class LearnedReschedule:
+    name = names.GNN_RESCHEDULE
+    capabilities = Capabilities(
+        kind=SolverKind.LEARNED,
+        problem_kinds=frozenset({ProblemKind.VM_RESCHEDULING}),
+        anytime=False,
+        warm_start=False,
+        deterministic=True,  # sampling is seeded
+    )
+
+    def __init__(self, **config: Any) -> None:
+        self.args = Args(**config)
+
+    def solve(self, problem: VmRescheduling, budget: Budget) -> SolveResult:
+        started = time.monotonic()
+        import torch
+
+        from optsched.gnn.env import RescheduleEnv
+        from optsched.gnn.inference import best_plan, choose_k, rollout
+        from optsched.gnn.instance import compile_instance
+
+        torch.set_num_threads(self.args.threads)
+        policy, meta = _policy(self.args.checkpoint)
+        try:
+            env = RescheduleEnv(compile_instance(problem))
+        except DomainError as exc:
+            return SolveResult(Status.INVALID_INPUT, self.name, message=str(exc))
+        size = env.inst.n_vms + env.inst.n_hosts
+        k = self.args.k or choose_k(
+            budget.remaining() * BUDGET_SHARE, max(env.limit, 1), size, STEP_COST
+        )
+        deadline = budget.deadline - budget.seconds * (1 - BUDGET_SHARE)
+        ro = rollout(
+            policy,
+            env,
+            k,
+            seed=self.args.seed,
+            top_frac=self.args.top_frac,
+            deadline=deadline,
+            allow_stop=self.args.allow_stop,
+        )
+        best = best_plan(env, ro)
+        return self._result(problem, best.plan, started, best.initial_fragment_rate, k, meta)
+
+    def _result(
+        self,
+        problem: VmRescheduling,
+        plan: Plan,
+        started: float,
+        fr_before: float,
+        k: int,
+        meta: dict[str, Any],
+    ) -> SolveResult:
+        result = SolveResult(Status.FEASIBLE, self.name, plan=plan)
+        report = validate(problem, result)
+        if not report.ok:
+            return SolveResult(
+                Status.NO_SOLUTION_IN_TIME,
+                self.name,
+                wall_time_s=time.monotonic() - started,
+                message=f"learned plan failed validation: {report.summary(3)}",
+            )
+        return SolveResult(
+            Status.FEASIBLE,
+            self.name,
+            plan=plan,
+            objective=report.objective,
+            wall_time_s=time.monotonic() - started,
+            stats={
+                "fragment_rate_before": fr_before,
+                "fragment_rate_after": report.objective,
+                "moves": len(plan.moves),
+                "trajectories": k,
+                "checkpoint_eval_fragment_rate": meta.get("eval_fragment_rate"),
+            },
+        )

@@ -1,0 +1,65 @@
+"""The gnn-reschedule solver: registry, configuration, validated plans."""
+
+from __future__ import annotations
+
+import pytest
+from gnn_cases import problems
+from hypothesis import given, settings
+
+from optsched import names
+from optsched.budget import Budget
+from optsched.datasets.vmr2l import load_shipped
+from optsched.errors import ConfigError
+from optsched.metrics import fragment_rate
+from optsched.model import CPU_CORES, Assignment, Item, Node, NumaNode, Resources, Snapshot
+from optsched.problems import VmRescheduling
+from optsched.registry import create, load_builtin
+from optsched.results import Status
+from optsched.solver import SolverKind
+from optsched.validate import validate
+
+
+def test_registered_as_learned() -> None:
+    assert names.GNN_RESCHEDULE in load_builtin().names()
+    solver = create(names.GNN_RESCHEDULE)
+    assert solver.capabilities.kind is SolverKind.LEARNED
+
+
+@pytest.mark.parametrize(
+    "config", [{"k": 0}, {"k": 1000}, {"top_frac": 0.0}, {"threads": 0}, {"checkpoint": "/nope"}]
+)
+def test_bad_configuration_fails_at_construction(config) -> None:
+    with pytest.raises(ConfigError):
+        create(names.GNN_RESCHEDULE, **config)
+
+
+def test_shipped_checkpoint_plans_on_medium_snapshot() -> None:
+    snap = load_shipped("medium")
+    problem = VmRescheduling(snap, migration_limit=10)
+    result = create(names.GNN_RESCHEDULE, k=2).solve(problem, Budget(60))
+    assert result.status is Status.FEASIBLE, result.message
+    report = validate(problem, result)
+    assert report.ok, report.summary()
+    assert report.objective == pytest.approx(result.objective)
+    assert report.objective <= fragment_rate(snap) + 1e-12
+    assert len(result.plan.moves) <= 10
+
+
+@settings(max_examples=25, deadline=None)
+@given(problems())
+def test_every_learned_plan_validates(problem) -> None:
+    result = create(names.GNN_RESCHEDULE, k=4, top_frac=0.5).solve(problem, Budget(30))
+    assert result.status is Status.FEASIBLE, result.message
+    report = validate(problem, result)
+    assert report.ok, report.summary()
+    assert report.objective <= report.metrics["fragment_rate_initial"] + 1e-12
+
+
+def test_unsupported_layout_is_invalid_input() -> None:
+    numa = tuple(NumaNode(Resources.of({CPU_CORES: 8})) for _ in range(4))
+    node = Node("h", Resources.of({CPU_CORES: 32}), numa=numa)
+    vm = Item("v", Resources.of({CPU_CORES: 2}), kind="vm")
+    snap = Snapshot((node,), (vm,), {"v": Assignment("h", (0,))})
+    result = create(names.GNN_RESCHEDULE).solve(VmRescheduling(snap, 1), Budget(5))
+    assert result.status is Status.INVALID_INPUT
+    assert "NUMA" in result.message
