@@ -154,14 +154,21 @@ class Portfolio:
                 break
             impl = self.registry.create(name, **self.solver_config.get(name, {}))
             sub = Budget(max(budget.remaining(), 1e-3))
-            if (
-                best is not None
-                and isinstance(impl, WarmStartSolver)
-                and impl.capabilities.warm_start
-            ):
-                result = impl.solve_from(problem, sub, best)
-            else:
-                result = impl.solve(problem, sub)
+            try:
+                if (
+                    best is not None
+                    and isinstance(impl, WarmStartSolver)
+                    and impl.capabilities.warm_start
+                ):
+                    result = impl.solve_from(problem, sub, best)
+                else:
+                    result = impl.solve(problem, sub)
+            except Exception as exc:  # noqa: BLE001 - one solver's failure must not sink the chain
+                if len(chain) == 1:
+                    raise
+                log.exception("solver %s failed; trying the next in the chain", name)
+                notes.append(f"{name}: failed ({type(exc).__name__}: {exc})")
+                continue
             last = result
             if not result.status.has_solution:
                 notes.append(

@@ -128,6 +128,23 @@ def test_run_never_returns_an_invalid_answer() -> None:
     assert "invalid answer" in result.message
 
 
+@dataclass
+class Broken(Fake):
+    def solve(self, problem: Any, budget: Budget) -> SolveResult:
+        raise RuntimeError("checkpoint missing")
+
+
+def test_a_failing_solver_is_skipped_and_named() -> None:
+    gnn = Broken("gnn", caps(SolverKind.LEARNED), objective=None)
+    greedy = Fake("greedy", caps(SolverKind.HEURISTIC), objective=0.1)
+    pf = Portfolio(registry_of(gnn, greedy), latency={}, validator=objective_validator(set()))
+    result = pf.run(FakeProblem(), Budget(1.0))
+    assert result.solver == "greedy" and result.status is Status.FEASIBLE
+    assert "gnn: failed (RuntimeError: checkpoint missing)" in result.message
+    with pytest.raises(RuntimeError):
+        pf.run(FakeProblem(), Budget(1.0), solver="gnn")
+
+
 def test_exact_infeasibility_is_final() -> None:
     exact = Fake("exact", caps(SolverKind.EXACT), objective=None, status=Status.INFEASIBLE)
     greedy = Fake("greedy", caps(SolverKind.HEURISTIC), objective=0.1)
