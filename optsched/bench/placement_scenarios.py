@@ -55,7 +55,9 @@ def replica_sets(rng: random.Random, n_pods: int, levels: int) -> list[Item]:
     return pods
 
 
-def identical_nodes(n: int, pods: list[Item], utilization: float, max_pods: int = PODS_PER_NODE_LIMIT) -> list[Node]:
+def identical_nodes(
+    n: int, pods: list[Item], utilization: float, max_pods: int = PODS_PER_NODE_LIMIT
+) -> list[Node]:
     cpu = sum(p.requests["cpu_millis"] for p in pods)
     mem = sum(p.requests["memory_mib"] for p in pods)
     cap = {
@@ -63,7 +65,10 @@ def identical_nodes(n: int, pods: list[Item], utilization: float, max_pods: int 
         "memory_mib": math.ceil(mem / (n * utilization)),
         "pods": max_pods,
     }
-    return [Node(f"node-{i:05d}", cap, labels={"kubernetes.io/hostname": f"node-{i:05d}"}) for i in range(n)]
+    return [
+        Node(f"node-{i:05d}", cap, labels={"kubernetes.io/hostname": f"node-{i:05d}"})
+        for i in range(n)
+    ]
 
 
 def priority_matters(
@@ -75,7 +80,14 @@ def priority_matters(
     return Snapshot(tuple(identical_nodes(n_nodes, pods, utilization)), tuple(pods))
 
 
-def scale(seed: int, n_nodes: int, pods_per_node: int = 10, utilization: float = 1.0, pending_share: float = 0.05, levels: int = 4) -> Snapshot:
+def scale(
+    seed: int,
+    n_nodes: int,
+    pods_per_node: int = 10,
+    utilization: float = 1.0,
+    pending_share: float = 0.05,
+    levels: int = 4,
+) -> Snapshot:
     rng = random.Random(f"scale-{seed}-{n_nodes}")
     pods = replica_sets(rng, n_nodes * pods_per_node, levels)
     nodes = identical_nodes(n_nodes, pods, utilization)
