@@ -29,6 +29,11 @@ slides, "SLA configuration") is provided in one of two ways (``burst_mode``):
 A warm backend holds the model whether or not a frontend sends it requests,
 so both modes pay for n(U x L) warm backends: they cost the same, and
 ``warm-ahead`` only adds the detection lag before the reserve is used.
+Either way the cost has a floor: n(U x L) >= floor(U x L x E[S]) + 1 >
+U x L x E[S], so backend-seconds exceed U times the work (ClairA1's cost)
+in every reading that absorbs a step to U x L without a provisioning
+delay. ClairA depends on neither U nor SL_min (slides), so with U = 2
+Swayam cannot cost less than ClairA2 wherever ClairA2 < 2 x ClairA1.
 """
 
 from __future__ import annotations
@@ -73,6 +78,9 @@ class SwayamConfig:
     burst_factor: float = 2.0
     burst_mode: str = BURST_IN_USE
     burst_detect_s: int = BURST_DETECT_S
+    # Correct each frontend's estimate for the pool following the largest of
+    # F of them (``rate_prediction``, "The largest of F estimates").
+    debias_frontends: bool = True
     provisioning_delay_s: float = PROVISIONING_DELAY_S
     idle_timeout_s: float = IDLE_TIMEOUT_S
     tick_s: float = 1.0
@@ -115,6 +123,12 @@ class SwayamPolicy:
 
     def start(self, frontends: int, initial_backends: int) -> ScalingDecision:
         self._frontends = frontends
+        self.predictor = LinearRatePredictor(
+            self.cfg.window_s,
+            1.0,
+            self.cfg.provisioning_delay_s,
+            max_of=frontends if self.cfg.debias_frontends else 1,
+        )
         return ScalingDecision((max(initial_backends, self.cfg.min_backends),) * frontends)
 
     def backends_for(self, global_rate_per_s: float, factor: float | None = None) -> int:
