@@ -34,13 +34,14 @@ def test_autoscale_suite_runs(tmp_path: Path) -> None:
     assert set(ablation) == {
         "Swayam",
         "Swayam U=2 warm-ahead",
-        "Swayam U=1 in-use",
+        "Swayam U=2 in-use no-debias",
+        "Swayam U=1",
         "ClairA2",
         "HPA",
         "Static",
     }
     assert ablation["ClairA2"]["vs_ClairA2"] == 1.0
     # U = 1 holds fewer backends than U = 2 on the same requests.
-    assert ablation["Swayam U=1 in-use"]["vs_ClairA1"] < ablation["Swayam"]["vs_ClairA1"]
+    assert ablation["Swayam U=1"]["vs_ClairA1"] < ablation["Swayam"]["vs_ClairA1"]
     for policy in policies:
         assert (tmp_path / f"autoscale-{policy.lower()}.png").stat().st_size > 0

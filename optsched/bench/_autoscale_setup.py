@@ -140,8 +140,8 @@ def run_policies(m: ModelSetup, cfg: SuiteConfig) -> dict[str, ModelRun]:
         )
     runs["Swayam"] = _swayam(m, cfg, cfg.burst_u, cfg.burst_mode)
     if cfg.ablation:
-        for label, (u, mode) in swayam_variants(cfg).items():
-            runs[label] = _swayam(m, cfg, u, mode)
+        for label, (u, mode, debias) in swayam_variants(cfg).items():
+            runs[label] = _swayam(m, cfg, u, mode, debias)
     runs["HPA"] = simulate(
         w,
         HpaPolicy(target_utilization=cfg.hpa_target, max_replicas=MAX_BACKENDS),
@@ -152,26 +152,29 @@ def run_policies(m: ModelSetup, cfg: SuiteConfig) -> dict[str, ModelRun]:
     return runs
 
 
-def swayam_variants(cfg: SuiteConfig) -> dict[str, tuple[float, str]]:
-    """The ablation's Swayam variants besides the main one: (U, burst mode)
-    for each of {U, 1} x {in-use, warm-ahead}, U = 1 being no burst margin."""
-    out = {}
-    for u in dict.fromkeys((cfg.burst_u, 1.0)):
-        for mode in (BURST_IN_USE, BURST_WARM_AHEAD):
-            if (u, mode) != (cfg.burst_u, cfg.burst_mode) and not (
-                u == 1.0 and mode != BURST_IN_USE
-            ):
-                out[f"Swayam U={u:g} {mode}"] = (u, mode)
-    return out
+def swayam_variants(cfg: SuiteConfig) -> dict[str, tuple[float, str, bool]]:
+    """The ablation's Swayam variants besides the main one, as (U, burst
+    mode, debias): the other burst mode; the main one without the
+    largest-of-F correction of the rate estimates; U = 1 (no burst margin)."""
+    other = BURST_WARM_AHEAD if cfg.burst_mode == BURST_IN_USE else BURST_IN_USE
+    u = cfg.burst_u
+    return {
+        f"Swayam U={u:g} {other}": (u, other, True),
+        f"Swayam U={u:g} {cfg.burst_mode} no-debias": (u, cfg.burst_mode, False),
+        "Swayam U=1": (1.0, BURST_IN_USE, True),
+    }
 
 
-def _swayam(m: ModelSetup, cfg: SuiteConfig, burst_u: float, mode: str) -> ModelRun:
+def _swayam(
+    m: ModelSetup, cfg: SuiteConfig, burst_u: float, mode: str, debias: bool = True
+) -> ModelRun:
     policy = SwayamPolicy(
         SwayamConfig(
             rt_max_s=m.rt_max_s,
             sl_min=SL_MIN,
             burst_factor=burst_u,
             burst_mode=mode,
+            debias_frontends=debias,
             provisioning_delay_s=cfg.provisioning_delay_s,
             idle_timeout_s=cfg.idle_timeout_s,
             max_backends=MAX_BACKENDS,

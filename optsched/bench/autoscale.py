@@ -60,7 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ablation",
         action="store_true",
-        help="also run Swayam with the other burst mode and with U = 1 (no margin)",
+        help="also run Swayam with the other burst mode, without the largest-of-F rate "
+        "correction, and with U = 1 (no burst margin)",
     )
     p.add_argument("--hpa-target", type=float, default=0.5, help="HPA target utilization")
     p.add_argument("--window-s", type=float, default=60.0, help="SLA compliance window")
