@@ -25,7 +25,12 @@ from optsched.solvers.sizing.hpa import HpaPolicy
 from optsched.solvers.sizing.response_time import min_backends, p_response_within
 from optsched.solvers.sizing.service_time import LogNormalServiceTime, fit_lognormal
 from optsched.solvers.sizing.static_pool import StaticPolicy
-from optsched.solvers.sizing.swayam_policy import SwayamConfig, SwayamPolicy
+from optsched.solvers.sizing.swayam_policy import (
+    BURST_IN_USE,
+    BURST_WARM_AHEAD,
+    SwayamConfig,
+    SwayamPolicy,
+)
 
 RT_MAX_OVER_MEAN = 5.0  # RT_max = 5C (slides)
 SL_MIN = 0.99  # slides
@@ -67,6 +72,9 @@ class SuiteConfig:
     hpa_target: float
     window_s: float
     trace: str | None = None
+    burst_u: float = BURST_FACTOR
+    burst_mode: str = BURST_IN_USE
+    ablation: bool = False
 
 
 def _rows(cfg: SuiteConfig) -> list[FunctionTrace]:
@@ -115,7 +123,7 @@ def peak_backends(m: ModelSetup, cfg: SuiteConfig) -> int:
     """Static pool size: the model's answer at U x the peak one-minute rate."""
     minute = (m.workload.arrivals_s // SECONDS_PER_MINUTE).astype(int)
     peak = float(np.bincount(minute).max()) / SECONDS_PER_MINUTE if minute.size else 0.0
-    ans = min_backends(BURST_FACTOR * peak, m.profile, m.rt_max_s, SL_MIN, MAX_BACKENDS)
+    ans = min_backends(cfg.burst_u * peak, m.profile, m.rt_max_s, SL_MIN, MAX_BACKENDS)
     return MAX_BACKENDS if ans is None else ans.backends
 
 
@@ -130,18 +138,10 @@ def run_policies(m: ModelSetup, cfg: SuiteConfig) -> dict[str, ModelRun]:
         runs[name] = clairvoyant(
             w.arrivals_s, w.service_s, m.rt_max_s, cc, w.duration_s, SL_MIN, cfg.window_s
         )
-    swayam = SwayamPolicy(
-        SwayamConfig(
-            rt_max_s=m.rt_max_s,
-            sl_min=SL_MIN,
-            burst_factor=BURST_FACTOR,
-            provisioning_delay_s=cfg.provisioning_delay_s,
-            idle_timeout_s=cfg.idle_timeout_s,
-            max_backends=MAX_BACKENDS,
-        ),
-        service=m.profile,
-    )
-    runs["Swayam"] = simulate(w, swayam, sim_config(m, cfg))
+    runs["Swayam"] = _swayam(m, cfg, cfg.burst_u, cfg.burst_mode)
+    if cfg.ablation:
+        for label, (u, mode, debias) in swayam_variants(cfg).items():
+            runs[label] = _swayam(m, cfg, u, mode, debias)
     runs["HPA"] = simulate(
         w,
         HpaPolicy(target_utilization=cfg.hpa_target, max_replicas=MAX_BACKENDS),
@@ -150,6 +150,38 @@ def run_policies(m: ModelSetup, cfg: SuiteConfig) -> dict[str, ModelRun]:
     n_static = peak_backends(m, cfg)
     runs["Static"] = simulate(w, StaticPolicy(n_static), sim_config(m, cfg, initial=n_static))
     return runs
+
+
+def swayam_variants(cfg: SuiteConfig) -> dict[str, tuple[float, str, bool]]:
+    """The ablation's Swayam variants besides the main one, as (U, burst
+    mode, debias): the other burst mode; the main one without the
+    largest-of-F correction of the rate estimates; U = 1 (no burst margin)."""
+    other = BURST_WARM_AHEAD if cfg.burst_mode == BURST_IN_USE else BURST_IN_USE
+    u = cfg.burst_u
+    return {
+        f"Swayam U={u:g} {other}": (u, other, True),
+        f"Swayam U={u:g} {cfg.burst_mode} no-debias": (u, cfg.burst_mode, False),
+        "Swayam U=1": (1.0, BURST_IN_USE, True),
+    }
+
+
+def _swayam(
+    m: ModelSetup, cfg: SuiteConfig, burst_u: float, mode: str, debias: bool = True
+) -> ModelRun:
+    policy = SwayamPolicy(
+        SwayamConfig(
+            rt_max_s=m.rt_max_s,
+            sl_min=SL_MIN,
+            burst_factor=burst_u,
+            burst_mode=mode,
+            debias_frontends=debias,
+            provisioning_delay_s=cfg.provisioning_delay_s,
+            idle_timeout_s=cfg.idle_timeout_s,
+            max_backends=MAX_BACKENDS,
+        ),
+        service=m.profile,
+    )
+    return simulate(m.workload, policy, sim_config(m, cfg))
 
 
 def model_vs_simulation(seed: int, requests: int) -> list[dict[str, float]]:

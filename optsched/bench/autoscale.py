@@ -48,6 +48,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--idle-timeout-s", type=float, default=10.0, help="lazy scale-in (Swayam, ClairA2)"
     )
+    p.add_argument(
+        "--burst-u", type=float, default=2.0, help="burst threshold U (Swayam, static peak)"
+    )
+    p.add_argument(
+        "--burst-mode",
+        choices=("in-use", "warm-ahead"),
+        default="in-use",
+        help="Swayam's U: in-use pool at U x L, or in use n(L) with a warm reserve to n(U x L)",
+    )
+    p.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also run Swayam with the other burst mode, without the largest-of-F rate "
+        "correction, and with U = 1 (no burst margin)",
+    )
     p.add_argument("--hpa-target", type=float, default=0.5, help="HPA target utilization")
     p.add_argument("--window-s", type=float, default=60.0, help="SLA compliance window")
     p.add_argument(
@@ -71,6 +86,9 @@ def _config(args: argparse.Namespace) -> Any:
         hpa_target=args.hpa_target,
         window_s=args.window_s,
         trace=args.trace,
+        burst_u=args.burst_u,
+        burst_mode=args.burst_mode,
+        ablation=args.ablation,
     )
 
 
@@ -113,9 +131,40 @@ def _policy_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _ablation_rows(runs: list[dict[str, Any]], labels: list[str]) -> list[dict[str, Any]]:
+    """Swayam variants beside the baselines: totals relative to ClairA1,
+    ClairA2 and HPA, and whether each meets the issue's target."""
+
+    def total(p: str) -> float:
+        return sum(r[p].backend_seconds for r in runs)
+
+    a1, a2, hpa = total("ClairA1"), total("ClairA2"), total("HPA")
+    rows = []
+    for p in labels:
+        met = [r[p].windows_met for r in runs]
+        sla = min(met) >= TARGET_WINDOWS_MET
+        rows.append(
+            {
+                "policy": p,
+                "vs_ClairA1": total(p) / a1,
+                "vs_ClairA2": total(p) / a2,
+                "vs_HPA": total(p) / hpa,
+                "min_win%": 100 * min(met),
+                "models>=96%": f"{sum(x >= TARGET_WINDOWS_MET for x in met)}/{len(met)}",
+                "target": "yes" if sla and total(p) < min(a2, hpa) else "no",
+            }
+        )
+    return rows
+
+
 def run(args: argparse.Namespace) -> int:
     from optsched.bench._autoscale_plots import plot_policy
-    from optsched.bench._autoscale_setup import build_models, model_vs_simulation, run_policies
+    from optsched.bench._autoscale_setup import (
+        build_models,
+        model_vs_simulation,
+        run_policies,
+        swayam_variants,
+    )
 
     cfg = _config(args)
     out_dir = Path(getattr(args, "out", "reports"))
@@ -135,6 +184,14 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(model_rows))
     print("\nPer policy (all models)")
     print(format_table(policy_rows))
+    variants = list(swayam_variants(cfg)) if cfg.ablation else []
+    ablation = _ablation_rows(runs, ["Swayam", *variants, *POLICIES[1:2], *POLICIES[3:]])
+    print(
+        f"\nAblation: Swayam (U = {cfg.burst_u:g}, {cfg.burst_mode}) and variants beside the"
+        " baselines; target: every model >= 96 % of windows and fewer backend-seconds"
+        " than ClairA2 and HPA"
+    )
+    print(format_table(ablation))
     print("\nResponse-time model vs simulator: P(R <= RT_max) with a fixed pool")
     print(format_table(check))
     plots = [str(plot_policy(p, models, [r[p] for r in runs], cfg, out_dir)) for p in POLICIES]
@@ -142,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
         "config": cfg.__dict__,
         "models": model_rows,
         "policies": policy_rows,
+        "ablation": ablation,
         "model_vs_simulator": check,
         "windows": {
             p: {m.name: r[p].window_fraction.tolist() for m, r in zip(models, runs, strict=True)}

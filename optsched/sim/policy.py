@@ -8,7 +8,10 @@ swayam-middleware-2017-slides.txt, "frontends use backends 1-9, backends
 10-12 transition to not-in-use state"). Backends below max(in_use) that are
 cold get provisioned; what happens to the others is the policy's lifecycle:
 released at once (``release_surplus``) or after ``idle_timeout_s`` without a
-request.
+request. A decision may also hold ``reserve`` backends warm beyond
+max(in_use): Swayam's warm not-in-use state kept on purpose (provisioned
+ahead, no requests, no idle timeout while held; they cost like any other
+non-cold backend).
 """
 
 from __future__ import annotations
@@ -24,10 +27,16 @@ import numpy as np
 class ScalingDecision:
     in_use: tuple[int, ...]  # per frontend
     release_surplus: bool = False
+    reserve: int = 0  # warm not-in-use backends held beyond max(in_use)
 
     @property
     def target(self) -> int:
         return max(self.in_use)
+
+    @property
+    def held(self) -> int:
+        """Backends kept provisioned or warm: in use by some frontend, or reserve."""
+        return self.target + self.reserve
 
 
 @dataclass(frozen=True)

@@ -91,9 +91,11 @@ class _Run:
         self.active: list[int] = []
 
     def _check(self, d: ScalingDecision) -> None:
-        if len(d.in_use) != self.cfg.frontends or min(d.in_use) < 0:
+        if len(d.in_use) != self.cfg.frontends or min(d.in_use) < 0 or d.reserve < 0:
             raise DomainError(
-                "decision.in_use", f"needs {self.cfg.frontends} non-negative counts, got {d.in_use}"
+                "decision.in_use",
+                f"needs {self.cfg.frontends} non-negative counts and a non-negative reserve, "
+                f"got {d.in_use} and {d.reserve}",
             )
 
     def _push(self, t: float, kind: int, j: int) -> None:
@@ -195,14 +197,23 @@ class _Run:
         d = self.policy.decide(obs)
         self._check(d)
         self.decision = d
-        for j in range(d.target):
+        for j in range(d.held):
             if pool.provision(j, t, self.cfg.provisioning_delay_s):
                 self._push(t + self.cfg.provisioning_delay_s, _READY, j)
+        self._hold_reserve(d, t)
         if d.release_surplus:
-            self._release_beyond(d.target, t)
+            self._release_beyond(d.held, t)
         self._drain(t)
         self.times.append(t)
         self.active.append(len(pool.states) - pool.states.count(0))
+
+    def _hold_reserve(self, d: ScalingDecision, t: float) -> None:
+        """Held reserve backends count as used at every tick, so their idle
+        timeout runs from the last tick that held them."""
+        pool = self.pool
+        for j in range(d.target, min(d.held, len(pool.states))):
+            if pool.states[j] == WARM and not pool.busy[j]:
+                pool.last_used_s[j] = t
 
     def _release_beyond(self, target: int, t: float) -> None:
         pool = self.pool

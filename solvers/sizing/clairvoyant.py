@@ -17,7 +17,10 @@ Every request meets RT_max. The cost of one backend, from its busy periods:
   the first use of a backend that was not pre-provisioned costs setup, and
   after its last use it stays warm for the idle timeout.
 
-Both depend on RT_max but not on SL_min or U.
+Both depend on RT_max but not on SL_min or U. For a fair comparison the
+autoscale suite gives ClairA2 the provisioning delay and the idle timeout
+that Swayam runs with (``SuiteConfig``), and starts both with the same
+pre-provisioned backends.
 """
 
 from __future__ import annotations

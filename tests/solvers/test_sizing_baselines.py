@@ -2,27 +2,15 @@
 
 import numpy as np
 import pytest
+from sizing_builders import poisson_workload
 
 from optsched.sim.policy import Observation
-from optsched.sim.simulator import SimConfig, Workload, simulate
+from optsched.sim.simulator import SimConfig, simulate
 from optsched.solvers.sizing.clairvoyant import ClairvoyantConfig, clairvoyant
 from optsched.solvers.sizing.hpa import HpaPolicy, hpa_desired
 from optsched.solvers.sizing.service_time import LogNormalServiceTime
 from optsched.solvers.sizing.static_pool import StaticPolicy
 from optsched.solvers.sizing.swayam_policy import SwayamConfig, SwayamPolicy
-
-
-def poisson_workload(
-    rate_of_t, duration_s: float, mean_s: float, seed: int, frontends: int = 8
-) -> Workload:
-    """Arrivals by thinning a Poisson process against rate_of_t (per second)."""
-    rng = np.random.default_rng(seed)
-    grid = np.linspace(0, duration_s, 1000)
-    peak = float(np.max(rate_of_t(grid)))
-    t = np.sort(rng.uniform(0, duration_s, rng.poisson(peak * duration_s)))
-    t = t[rng.random(t.size) < rate_of_t(t) / peak]
-    service = LogNormalServiceTime.from_mean(mean_s, 0.25)
-    return Workload(t, service.sample(rng, t.size), rng.integers(0, frontends, t.size), duration_s)
 
 
 def test_claira1_costs_exactly_the_work_and_meets_every_deadline() -> None:

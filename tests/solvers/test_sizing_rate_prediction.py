@@ -6,7 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optsched.errors import DomainError
-from optsched.solvers.sizing.rate_prediction import MIN_SLOPE_BINS, LinearRatePredictor
+from optsched.solvers.sizing.rate_prediction import (
+    MIN_SLOPE_BINS,
+    LinearRatePredictor,
+    expected_max_normal,
+    family_z,
+)
 
 
 def ramp_counts(start_per_s: float, slope_per_s2: float, bins: int) -> np.ndarray:
@@ -66,11 +71,38 @@ def test_noisy_ramp_is_tracked() -> None:
     assert p.predict_local(counts)[0] == pytest.approx(20.0 + 0.25 * 125, rel=0.1)
 
 
+def test_expected_max_of_normals_matches_closed_forms() -> None:
+    assert expected_max_normal(1) == 0.0
+    assert expected_max_normal(2) == pytest.approx(1 / np.sqrt(np.pi), abs=1e-4)
+    assert expected_max_normal(3) == pytest.approx(1.5 / np.sqrt(np.pi), abs=1e-4)
+    assert family_z(2.0, 1) == pytest.approx(2.0)
+    assert 2.7 < family_z(2.0, 8) < 2.8
+
+
+def test_largest_of_f_frontend_estimates_is_debiased() -> None:
+    # 8 frontends, each Poisson(4) per second over 300 s: the largest plain
+    # estimate is at least 1.42 standard errors high (more with chance
+    # slopes, extrapolated); with max_of = 8 it is unbiased.
+    rng = np.random.default_rng(8)
+    rate, frontends, bins, trials = 4.0, 8, 300, 300
+    counts = rng.poisson(rate, size=(trials, frontends, bins))
+    se = np.sqrt(rate / bins)
+
+    def bias(max_of: int) -> float:
+        p = LinearRatePredictor(window_bins=bins, bin_s=1.0, horizon_s=5.0, max_of=max_of)
+        return float(np.mean([p.predict_local(c).max() for c in counts]) - rate)
+
+    assert bias(1) > 0.95 * expected_max_normal(frontends) * se
+    assert abs(bias(frontends)) < 0.25 * se
+
+
 def test_bad_configuration() -> None:
     with pytest.raises(DomainError):
         LinearRatePredictor(window_bins=1, bin_s=1.0, horizon_s=1.0)
     with pytest.raises(DomainError):
         LinearRatePredictor(window_bins=10, bin_s=0.0, horizon_s=1.0)
+    with pytest.raises(DomainError, match="max_of"):
+        LinearRatePredictor(window_bins=10, bin_s=1.0, horizon_s=1.0, max_of=0)
     with pytest.raises(DomainError):
         LinearRatePredictor(window_bins=10, bin_s=1.0, horizon_s=1.0).predict_global(
             np.ones((1, 10)), 0
