@@ -1,7 +1,9 @@
-"""Loader for ``kubectl get nodes,pods -A -o json`` output.
+"""Loader for ``kubectl get nodes,pods,pdb -A -o json`` output.
 
 The document is a ``List`` (or ``NodeList``/``PodList``) whose ``items`` are
-``Node`` and ``Pod`` objects; other kinds are ignored.
+``Node``, ``Pod`` and ``PodDisruptionBudget`` objects; other kinds are
+ignored. Disruption budgets become the snapshot's disruption groups
+(:mod:`optsched.datasets.k8s_pdb`).
 
 Nodes: ``status.allocatable`` (else ``status.capacity``) is the capacity,
 rounded down: ``cpu`` -> ``cpu_millis``, ``memory`` -> ``memory_mib``,
@@ -47,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from optsched.datasets.k8s_affinity import NodeAffinity, node_affinity_matches, string_map
+from optsched.datasets.k8s_pdb import apply_pdbs, parse_pdb
 from optsched.datasets.k8s_pods import PodRecord, parse_pod
 from optsched.datasets.quantity import model_resource, parse_quantity, round_down
 from optsched.errors import DomainError
@@ -156,7 +159,13 @@ def load_kubectl(source: str | Path | Mapping[str, Any]) -> Snapshot:
             if pod.node_name not in known:
                 raise DomainError(f"{pod.where}.spec.nodeName", f"unknown node {pod.node_name!r}")
             assignments[pod.item.item_id] = Assignment(pod.node_name)
-    return Snapshot(nodes, tuple(items), assignments)
+    pdbs = [parse_pdb(p, w) for w, p in _objects(doc, "PodDisruptionBudget")]
+    running = {
+        pod.item.item_id: (raw.get("status") or {}).get("phase") == "Running"
+        for pod, (_, raw) in zip(pods, raw_pods, strict=True)
+    }
+    items, budgets = apply_pdbs(pdbs, items, running)
+    return Snapshot(nodes, tuple(items), assignments, budgets)
 
 
 def _with_node_affinity(

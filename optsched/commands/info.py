@@ -1,6 +1,6 @@
 """``optsched info FILE``: what a snapshot holds (nodes, items, clusters,
 utilization per resource, fragment rate), for a VMR2L JSON or a
-``kubectl get nodes,pods -A -o json`` file, or a shipped snapshot by name."""
+``kubectl get nodes,pods,pdb -A -o json`` file, or a shipped snapshot by name."""
 
 from __future__ import annotations
 

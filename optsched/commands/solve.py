@@ -16,7 +16,7 @@ NAME = "solve"
 HELP = "solve a placement, rescheduling or sizing problem read from a file"
 
 KINDS: dict[str, str] = {
-    "pods": "kubectl get nodes,pods -A -o json output (or an optsched PodPlacement JSON)",
+    "pods": "kubectl get nodes,pods,pdb -A -o json output (or an optsched PodPlacement JSON)",
     "vms": "VM placement on NUMA hosts (VMR2L JSON or optsched JSON)",
     "reschedule": "VM rescheduling with a migration limit (VMR2L JSON)",
     "mig": "MIG GPU partition placement",
