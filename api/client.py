@@ -20,13 +20,17 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
-from optsched.api.convert_problems import KINDS, kind_of_request
-from optsched.api.v1 import jobs_pb2, jobs_pb2_grpc, placement_pb2_grpc, rescheduling_pb2_grpc
+from optsched.api.convert_problems import KINDS, kind_of_request, rpc_paths
+from optsched.api.v1 import jobs_pb2, jobs_pb2_grpc
 
 FINISHED = (jobs_pb2.JOB_STATE_SUCCEEDED, jobs_pb2.JOB_STATE_FAILED, jobs_pb2.JOB_STATE_CANCELLED)
 # Time allowed on top of a request's budget for transport and conversion.
 DEADLINE_SLACK_S = 5.0
 POLL_S = 0.25
+
+
+def _serialize(message: Message) -> bytes:
+    return message.SerializeToString()
 
 
 class Client:
@@ -49,8 +53,14 @@ class Client:
         else:
             self.channel = grpc.insecure_channel(target, options=options)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
-        self._placement = placement_pb2_grpc.PlacementStub(self.channel)
-        self._rescheduling = rescheduling_pb2_grpc.ReschedulingStub(self.channel)
+        self._solve = {
+            name: self.channel.unary_unary(
+                path,
+                request_serializer=_serialize,
+                response_deserializer=KINDS[name].response.FromString,
+            )
+            for name, path in rpc_paths().items()
+        }
         self.jobs = jobs_pb2_grpc.JobsStub(self.channel)
 
     def __enter__(self) -> Client:
@@ -64,19 +74,12 @@ class Client:
     def close(self) -> None:
         self.channel.close()
 
-    def _methods(self) -> dict[str, Any]:
-        return {
-            "place_pods": self._placement.PlacePods,
-            "place_vms": self._placement.PlaceVms,
-            "reschedule": self._rescheduling.Reschedule,
-        }
-
     def solve(self, request: Message, timeout: float | None = None) -> Any:
         """Send any solve request; the deadline defaults to its budget plus slack."""
         kind = kind_of_request(request)
         budget = request.budget.ToNanoseconds() / 1e9 if request.HasField("budget") else 0.0  # type: ignore[attr-defined]
         deadline = timeout if timeout is not None else (budget or 30.0) + DEADLINE_SLACK_S
-        return self._methods()[kind.name](request, timeout=deadline, metadata=self.metadata)
+        return self._solve[kind.name](request, timeout=deadline, metadata=self.metadata)
 
     def submit(self, request: Message, label: str = "", timeout: float = 60.0) -> jobs_pb2.Job:
         kind = kind_of_request(request)

@@ -1,7 +1,8 @@
 """Solve requests <-> problems, and the table of request kinds.
 
 A *kind* ties one solve RPC together: its request and response messages, the
-request field holding the problem (``pods``, ``vms``, ``reschedule``: each
+request field holding the problem (``pods``, ``vms``, ``reschedule``, ``mig``,
+``models``, ``sizing``, ``frequency``: each
 request type has its own, so a proto3 JSON file says which kind it is), and
 the converters. The servicers, the job runner, the client and the CLI all
 work from :data:`KINDS`, so a new problem type is one entry here.
@@ -11,18 +12,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from google.protobuf import duration_pb2
 from google.protobuf.message import Message
 
+from optsched.api import convert_gpu as gpu
+from optsched.api import convert_serving as serving
 from optsched.api.convert_model import at, quantity, snapshot_from_proto, snapshot_to_proto, text
+from optsched.api.convert_results import result_from_proto, result_to_proto
 from optsched.api.limits import Limits
-from optsched.api.v1 import placement_pb2, rescheduling_pb2
+from optsched.api.v1 import gpu_pb2, placement_pb2, rescheduling_pb2, serving_pb2
 from optsched.errors import DomainError
 from optsched.problems import PodPlacement, VmPlacement, VmRescheduling
 from optsched.problems.cluster import PACKING_LEAST, PACKING_MOST
+from optsched.results import SolveResult
 
 PACKING_FROM_PROTO = {
     placement_pb2.PACKING_UNSPECIFIED: PACKING_MOST,
@@ -139,11 +144,28 @@ class Kind:
     response: type[Message]
     decode: Callable[[Any, str, Limits], Any]
     encode: Callable[[Any, Any], None]
+    # Kinds whose answer is not a cluster Plan carry it in their own response
+    # fields: SolveResult.solution <-> response.
+    encode_solution: Callable[[Any, Any], None] | None = None
+    decode_solution: Callable[[Any, str], Any] | None = None
 
     def problem(self, request: Any, limits: Limits) -> Any:
         if not request.HasField(self.field):
             raise DomainError(self.field, "is required")
         return self.decode(getattr(request, self.field), self.field, limits)
+
+    def response_for(self, result: SolveResult, effective_budget_s: float) -> Any:
+        response = result_to_proto(result, self.response(), effective_budget_s)
+        if self.encode_solution is not None and result.status.has_solution:
+            self.encode_solution(result.solution, response)
+        return response
+
+    def result_from(self, response: Any, path: str = "") -> SolveResult:
+        """The SolveResult a response of this kind describes (for the validator)."""
+        result = result_from_proto(response, path)
+        if self.decode_solution is None or not result.status.has_solution:
+            return result
+        return replace(result, solution=self.decode_solution(response, f"{path}." if path else ""))
 
     def request_for(self, problem: Any, budget_s: float | None = None, solver: str = "") -> Any:
         req = self.request(solver=solver)
@@ -180,8 +202,64 @@ KINDS: dict[str, Kind] = {
             _reschedule,
             _reschedule_to_proto,
         ),
+        Kind(
+            "place_gpu_partitions",
+            "mig",
+            gpu_pb2.PlaceGpuPartitionsRequest,
+            gpu_pb2.PlaceGpuPartitionsResponse,
+            gpu.mig_from_proto,
+            gpu.mig_to_proto,
+            gpu.mig_solution_to_proto,
+            gpu.mig_solution_from_proto,
+        ),
+        Kind(
+            "place_models",
+            "models",
+            gpu_pb2.PlaceModelsRequest,
+            gpu_pb2.PlaceModelsResponse,
+            gpu.models_from_proto,
+            gpu.models_to_proto,
+            gpu.models_solution_to_proto,
+            gpu.models_solution_from_proto,
+        ),
+        Kind(
+            "size_backends",
+            "sizing",
+            serving_pb2.SizeBackendsRequest,
+            serving_pb2.SizeBackendsResponse,
+            serving.sizing_from_proto,
+            serving.sizing_to_proto,
+            serving.sizing_solution_to_proto,
+            serving.sizing_solution_from_proto,
+        ),
+        Kind(
+            "control_frequency",
+            "frequency",
+            serving_pb2.ControlFrequencyRequest,
+            serving_pb2.ControlFrequencyResponse,
+            serving.frequency_from_proto,
+            serving.frequency_to_proto,
+            serving.frequency_solution_to_proto,
+            serving.frequency_solution_from_proto,
+        ),
     )
 }
+
+
+# The proto files whose services hold the solve RPCs (gpu.proto's RPCs are
+# on Placement).
+SOLVE_FILES = (placement_pb2.DESCRIPTOR, rescheduling_pb2.DESCRIPTOR, serving_pb2.DESCRIPTOR)
+
+
+def rpc_paths() -> dict[str, str]:
+    """Kind name -> the full method path of its RPC (``/optsched.v1.Placement/PlacePods``)."""
+    by_request = {k.request.DESCRIPTOR.full_name: k.name for k in KINDS.values()}
+    return {
+        by_request[m.input_type.full_name]: f"/{service.full_name}/{m.name}"
+        for f in SOLVE_FILES
+        for service in f.services_by_name.values()
+        for m in service.methods
+    }
 
 
 def kind_of_request(request: Message) -> Kind:

@@ -79,7 +79,8 @@ def result_from_proto(response: Any, path: str = "") -> SolveResult:
     if info.status not in STATUS_FROM_PROTO:
         raise DomainError(f"{prefix}info.status", "must be a known, specified status")
     actions = []
-    for i, a in enumerate(response.plan.actions):
+    has_plan = "plan" in response.DESCRIPTOR.fields_by_name
+    for i, a in enumerate(response.plan.actions if has_plan else ()):
         where = f"{prefix}plan.actions[{i}]"
         if a.kind not in ACTION_FROM_PROTO:
             raise DomainError(f"{where}.kind", "must be EVICT, MOVE or PLACE")
@@ -93,7 +94,7 @@ def result_from_proto(response: Any, path: str = "") -> SolveResult:
     return SolveResult(
         status=status,
         solver=info.solver,
-        plan=Plan(tuple(actions)) if status.has_solution or actions else None,
+        plan=Plan(tuple(actions)) if has_plan and (status.has_solution or actions) else None,
         objective=info.objective if info.HasField("objective") else None,
         best_bound=info.best_bound if info.HasField("best_bound") else None,
         wall_time_s=info.wall_time.ToNanoseconds() / 1e9,

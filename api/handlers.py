@@ -15,13 +15,12 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from optsched.api.convert_problems import KINDS, Kind
+from optsched.api.convert_problems import KINDS, SOLVE_FILES, Kind
 from optsched.api.jobs.service import JobsService
 from optsched.api.solving import SolveService
-from optsched.api.v1 import jobs_pb2, placement_pb2, rescheduling_pb2
+from optsched.api.v1 import jobs_pb2
 from optsched.errors import DomainError
 
-SOLVE_FILES = (placement_pb2.DESCRIPTOR, rescheduling_pb2.DESCRIPTOR)
 JOBS_SERVICE = jobs_pb2.DESCRIPTOR.services_by_name["Jobs"]
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]
 

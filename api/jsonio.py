@@ -1,7 +1,7 @@
 """Proto3 JSON files: the CLI reads and writes the same messages as the gRPC
 API (``google.protobuf.json_format``), so a file that works with one works
 with the other. A request file says its kind by its problem field (``pods``,
-``vms`` or ``reschedule``)."""
+``vms``, ``reschedule``, ``mig``, ``models``, ``sizing`` or ``frequency``)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,6 @@ from typing import Any
 
 from optsched.api.config import ServerConfig
 from optsched.api.convert_problems import Kind, budget_from_proto
-from optsched.api.convert_results import result_to_proto
 from optsched.api.errors import DeadlineExceeded, Overloaded
 from optsched.api.metrics import Metrics
 from optsched.budget import Budget
@@ -91,7 +90,7 @@ class SolveService:
         self.metrics.solve_latency.labels(kind.name, result.solver).observe(result.wall_time_s)
         self.metrics.choices.labels(kind.name, result.solver, result.status.value).inc()
         self.metrics.record_guards(self.portfolio.guards)
-        return result_to_proto(result, kind.response(), budget_s)
+        return kind.response_for(result, budget_s)
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -15,7 +15,6 @@ import time
 from multiprocessing.connection import Connection
 
 from optsched.api.convert_problems import KINDS
-from optsched.api.convert_results import result_to_proto
 from optsched.api.limits import Limits
 from optsched.api.solving import check_solver
 from optsched.budget import Budget
@@ -50,7 +49,7 @@ def solve_job(kind_name: str, request_bytes: bytes, budget_s: float, limits: Lim
     portfolio = Portfolio()
     solver = check_solver(portfolio, request.solver, problem)  # type: ignore[attr-defined]
     result = portfolio.run(problem, Budget(budget_s), solver)
-    return result_to_proto(result, kind.response(), budget_s).SerializeToString()  # type: ignore[no-any-return]
+    return kind.response_for(result, budget_s).SerializeToString()  # type: ignore[no-any-return]
 
 
 def run_job(

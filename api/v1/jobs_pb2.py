@@ -24,42 +24,44 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from optsched.api.v1 import placement_pb2 as optsched_dot_api_dot_v1_dot_placement__pb2
+from optsched.api.v1 import gpu_pb2 as optsched_dot_api_dot_v1_dot_gpu__pb2
 from optsched.api.v1 import rescheduling_pb2 as optsched_dot_api_dot_v1_dot_rescheduling__pb2
+from optsched.api.v1 import serving_pb2 as optsched_dot_api_dot_v1_dot_serving__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aoptsched/api/v1/jobs.proto\x12\x0boptsched.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1foptsched/api/v1/placement.proto\x1a\"optsched/api/v1/rescheduling.proto\"\xb2\x01\n\x07JobSpec\x12\x33\n\nplace_pods\x18\x01 \x01(\x0b\x32\x1d.optsched.v1.PlacePodsRequestH\x00\x12\x31\n\tplace_vms\x18\x02 \x01(\x0b\x32\x1c.optsched.v1.PlaceVmsRequestH\x00\x12\x34\n\nreschedule\x18\x03 \x01(\x0b\x32\x1e.optsched.v1.RescheduleRequestH\x00\x42\t\n\x07problem\"\x9e\x02\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.optsched.v1.JobState\x12\x10\n\x08progress\x18\x03 \x01(\x01\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\r\n\x05label\x18\x05 \x01(\t\x12\x30\n\x0csubmitted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\t \x01(\x05\x12\r\n\x05\x65rror\x18\n \x01(\t\"E\n\x10SubmitJobRequest\x12\"\n\x04spec\x18\x01 \x01(\x0b\x32\x14.optsched.v1.JobSpec\x12\r\n\x05label\x18\x02 \x01(\t\"2\n\x11SubmitJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.optsched.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"/\n\x0eGetJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.optsched.v1.Job\"_\n\x0fListJobsRequest\x12%\n\x06states\x18\x01 \x03(\x0e\x32\x15.optsched.v1.JobState\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"K\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.optsched.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"2\n\x11\x43\x61ncelJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.optsched.v1.Job\"%\n\x13GetJobResultRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xe0\x01\n\x14GetJobResultResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.optsched.v1.Job\x12\x34\n\nplace_pods\x18\x02 \x01(\x0b\x32\x1e.optsched.v1.PlacePodsResponseH\x00\x12\x32\n\tplace_vms\x18\x03 \x01(\x0b\x32\x1d.optsched.v1.PlaceVmsResponseH\x00\x12\x35\n\nreschedule\x18\x04 \x01(\x0b\x32\x1f.optsched.v1.RescheduleResponseH\x00\x42\x08\n\x06result*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x32\xff\x02\n\x04Jobs\x12J\n\tSubmitJob\x12\x1d.optsched.v1.SubmitJobRequest\x1a\x1e.optsched.v1.SubmitJobResponse\x12\x41\n\x06GetJob\x12\x1a.optsched.v1.GetJobRequest\x1a\x1b.optsched.v1.GetJobResponse\x12G\n\x08ListJobs\x12\x1c.optsched.v1.ListJobsRequest\x1a\x1d.optsched.v1.ListJobsResponse\x12J\n\tCancelJob\x12\x1d.optsched.v1.CancelJobRequest\x1a\x1e.optsched.v1.CancelJobResponse\x12S\n\x0cGetJobResult\x12 .optsched.v1.GetJobResultRequest\x1a!.optsched.v1.GetJobResultResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aoptsched/api/v1/jobs.proto\x12\x0boptsched.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1foptsched/api/v1/placement.proto\x1a\x19optsched/api/v1/gpu.proto\x1a\"optsched/api/v1/rescheduling.proto\x1a\x1doptsched/api/v1/serving.proto\"\xb1\x03\n\x07JobSpec\x12\x33\n\nplace_pods\x18\x01 \x01(\x0b\x32\x1d.optsched.v1.PlacePodsRequestH\x00\x12\x31\n\tplace_vms\x18\x02 \x01(\x0b\x32\x1c.optsched.v1.PlaceVmsRequestH\x00\x12\x34\n\nreschedule\x18\x03 \x01(\x0b\x32\x1e.optsched.v1.RescheduleRequestH\x00\x12\x46\n\x14place_gpu_partitions\x18\x04 \x01(\x0b\x32&.optsched.v1.PlaceGpuPartitionsRequestH\x00\x12\x37\n\x0cplace_models\x18\x05 \x01(\x0b\x32\x1f.optsched.v1.PlaceModelsRequestH\x00\x12\x39\n\rsize_backends\x18\x06 \x01(\x0b\x32 .optsched.v1.SizeBackendsRequestH\x00\x12\x41\n\x11\x63ontrol_frequency\x18\x07 \x01(\x0b\x32$.optsched.v1.ControlFrequencyRequestH\x00\x42\t\n\x07problem\"\x9e\x02\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.optsched.v1.JobState\x12\x10\n\x08progress\x18\x03 \x01(\x01\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\r\n\x05label\x18\x05 \x01(\t\x12\x30\n\x0csubmitted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\t \x01(\x05\x12\r\n\x05\x65rror\x18\n \x01(\t\"E\n\x10SubmitJobRequest\x12\"\n\x04spec\x18\x01 \x01(\x0b\x32\x14.optsched.v1.JobSpec\x12\r\n\x05label\x18\x02 \x01(\t\"2\n\x11SubmitJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.optsched.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"/\n\x0eGetJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.optsched.v1.Job\"_\n\x0fListJobsRequest\x12%\n\x06states\x18\x01 \x03(\x0e\x32\x15.optsched.v1.JobState\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"K\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.optsched.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"2\n\x11\x43\x61ncelJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.optsched.v1.Job\"%\n\x13GetJobResultRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xe3\x03\n\x14GetJobResultResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.optsched.v1.Job\x12\x34\n\nplace_pods\x18\x02 \x01(\x0b\x32\x1e.optsched.v1.PlacePodsResponseH\x00\x12\x32\n\tplace_vms\x18\x03 \x01(\x0b\x32\x1d.optsched.v1.PlaceVmsResponseH\x00\x12\x35\n\nreschedule\x18\x04 \x01(\x0b\x32\x1f.optsched.v1.RescheduleResponseH\x00\x12G\n\x14place_gpu_partitions\x18\x05 \x01(\x0b\x32\'.optsched.v1.PlaceGpuPartitionsResponseH\x00\x12\x38\n\x0cplace_models\x18\x06 \x01(\x0b\x32 .optsched.v1.PlaceModelsResponseH\x00\x12:\n\rsize_backends\x18\x07 \x01(\x0b\x32!.optsched.v1.SizeBackendsResponseH\x00\x12\x42\n\x11\x63ontrol_frequency\x18\x08 \x01(\x0b\x32%.optsched.v1.ControlFrequencyResponseH\x00\x42\x08\n\x06result*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x32\xff\x02\n\x04Jobs\x12J\n\tSubmitJob\x12\x1d.optsched.v1.SubmitJobRequest\x1a\x1e.optsched.v1.SubmitJobResponse\x12\x41\n\x06GetJob\x12\x1a.optsched.v1.GetJobRequest\x1a\x1b.optsched.v1.GetJobResponse\x12G\n\x08ListJobs\x12\x1c.optsched.v1.ListJobsRequest\x1a\x1d.optsched.v1.ListJobsResponse\x12J\n\tCancelJob\x12\x1d.optsched.v1.CancelJobRequest\x1a\x1e.optsched.v1.CancelJobResponse\x12S\n\x0cGetJobResult\x12 .optsched.v1.GetJobResultRequest\x1a!.optsched.v1.GetJobResultResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'optsched.api.v1.jobs_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATE']._serialized_start=1349
-  _globals['_JOBSTATE']._serialized_end=1503
-  _globals['_JOBSPEC']._serialized_start=146
-  _globals['_JOBSPEC']._serialized_end=324
-  _globals['_JOB']._serialized_start=327
-  _globals['_JOB']._serialized_end=613
-  _globals['_SUBMITJOBREQUEST']._serialized_start=615
-  _globals['_SUBMITJOBREQUEST']._serialized_end=684
-  _globals['_SUBMITJOBRESPONSE']._serialized_start=686
-  _globals['_SUBMITJOBRESPONSE']._serialized_end=736
-  _globals['_GETJOBREQUEST']._serialized_start=738
-  _globals['_GETJOBREQUEST']._serialized_end=769
-  _globals['_GETJOBRESPONSE']._serialized_start=771
-  _globals['_GETJOBRESPONSE']._serialized_end=818
-  _globals['_LISTJOBSREQUEST']._serialized_start=820
-  _globals['_LISTJOBSREQUEST']._serialized_end=915
-  _globals['_LISTJOBSRESPONSE']._serialized_start=917
-  _globals['_LISTJOBSRESPONSE']._serialized_end=992
-  _globals['_CANCELJOBREQUEST']._serialized_start=994
-  _globals['_CANCELJOBREQUEST']._serialized_end=1028
-  _globals['_CANCELJOBRESPONSE']._serialized_start=1030
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1080
-  _globals['_GETJOBRESULTREQUEST']._serialized_start=1082
-  _globals['_GETJOBRESULTREQUEST']._serialized_end=1119
-  _globals['_GETJOBRESULTRESPONSE']._serialized_start=1122
-  _globals['_GETJOBRESULTRESPONSE']._serialized_end=1346
-  _globals['_JOBS']._serialized_start=1506
-  _globals['_JOBS']._serialized_end=1889
+  _globals['_JOBSTATE']._serialized_start=1921
+  _globals['_JOBSTATE']._serialized_end=2075
+  _globals['_JOBSPEC']._serialized_start=204
+  _globals['_JOBSPEC']._serialized_end=637
+  _globals['_JOB']._serialized_start=640
+  _globals['_JOB']._serialized_end=926
+  _globals['_SUBMITJOBREQUEST']._serialized_start=928
+  _globals['_SUBMITJOBREQUEST']._serialized_end=997
+  _globals['_SUBMITJOBRESPONSE']._serialized_start=999
+  _globals['_SUBMITJOBRESPONSE']._serialized_end=1049
+  _globals['_GETJOBREQUEST']._serialized_start=1051
+  _globals['_GETJOBREQUEST']._serialized_end=1082
+  _globals['_GETJOBRESPONSE']._serialized_start=1084
+  _globals['_GETJOBRESPONSE']._serialized_end=1131
+  _globals['_LISTJOBSREQUEST']._serialized_start=1133
+  _globals['_LISTJOBSREQUEST']._serialized_end=1228
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1230
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1305
+  _globals['_CANCELJOBREQUEST']._serialized_start=1307
+  _globals['_CANCELJOBREQUEST']._serialized_end=1341
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1343
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1393
+  _globals['_GETJOBRESULTREQUEST']._serialized_start=1395
+  _globals['_GETJOBRESULTREQUEST']._serialized_end=1432
+  _globals['_GETJOBRESULTRESPONSE']._serialized_start=1435
+  _globals['_GETJOBRESULTRESPONSE']._serialized_end=1918
+  _globals['_JOBS']._serialized_start=2078
+  _globals['_JOBS']._serialized_end=2461
 # @@protoc_insertion_point(module_scope)

@@ -11,8 +11,10 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from optsched.api.v1 import gpu_pb2 as _gpu_pb2
 from optsched.api.v1 import placement_pb2 as _placement_pb2
 from optsched.api.v1 import rescheduling_pb2 as _rescheduling_pb2
+from optsched.api.v1 import serving_pb2 as _serving_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -54,24 +56,40 @@ class JobSpec(_message.Message):
     PLACE_PODS_FIELD_NUMBER: _builtins.int
     PLACE_VMS_FIELD_NUMBER: _builtins.int
     RESCHEDULE_FIELD_NUMBER: _builtins.int
+    PLACE_GPU_PARTITIONS_FIELD_NUMBER: _builtins.int
+    PLACE_MODELS_FIELD_NUMBER: _builtins.int
+    SIZE_BACKENDS_FIELD_NUMBER: _builtins.int
+    CONTROL_FREQUENCY_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def place_pods(self) -> _placement_pb2.PlacePodsRequest: ...
     @_builtins.property
     def place_vms(self) -> _placement_pb2.PlaceVmsRequest: ...
     @_builtins.property
     def reschedule(self) -> _rescheduling_pb2.RescheduleRequest: ...
+    @_builtins.property
+    def place_gpu_partitions(self) -> _gpu_pb2.PlaceGpuPartitionsRequest: ...
+    @_builtins.property
+    def place_models(self) -> _gpu_pb2.PlaceModelsRequest: ...
+    @_builtins.property
+    def size_backends(self) -> _serving_pb2.SizeBackendsRequest: ...
+    @_builtins.property
+    def control_frequency(self) -> _serving_pb2.ControlFrequencyRequest: ...
     def __init__(
         self,
         *,
         place_pods: _placement_pb2.PlacePodsRequest | None = ...,
         place_vms: _placement_pb2.PlaceVmsRequest | None = ...,
         reschedule: _rescheduling_pb2.RescheduleRequest | None = ...,
+        place_gpu_partitions: _gpu_pb2.PlaceGpuPartitionsRequest | None = ...,
+        place_models: _gpu_pb2.PlaceModelsRequest | None = ...,
+        size_backends: _serving_pb2.SizeBackendsRequest | None = ...,
+        control_frequency: _serving_pb2.ControlFrequencyRequest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["place_pods", b"place_pods", "place_vms", b"place_vms", "problem", b"problem", "reschedule", b"reschedule"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["control_frequency", b"control_frequency", "place_gpu_partitions", b"place_gpu_partitions", "place_models", b"place_models", "place_pods", b"place_pods", "place_vms", b"place_vms", "problem", b"problem", "reschedule", b"reschedule", "size_backends", b"size_backends"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["place_pods", b"place_pods", "place_vms", b"place_vms", "problem", b"problem", "reschedule", b"reschedule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["control_frequency", b"control_frequency", "place_gpu_partitions", b"place_gpu_partitions", "place_models", b"place_models", "place_pods", b"place_pods", "place_vms", b"place_vms", "problem", b"problem", "reschedule", b"reschedule", "size_backends", b"size_backends"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_problem: _TypeAlias = _typing.Literal["place_pods", "place_vms", "reschedule"]  # noqa: Y015
+    _WhichOneofReturnType_problem: _TypeAlias = _typing.Literal["place_pods", "place_vms", "reschedule", "place_gpu_partitions", "place_models", "size_backends", "control_frequency"]  # noqa: Y015
     _WhichOneofArgType_problem: _TypeAlias = _typing.Literal["problem", b"problem"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_problem) -> _WhichOneofReturnType_problem | None: ...
 
@@ -96,7 +114,7 @@ class Job(_message.Message):
     progress: _builtins.float
     """0..1: the share of the job's budget spent while running; 1 when finished."""
     kind: _builtins.str
-    """place_pods, place_vms or reschedule."""
+    """The JobSpec field set: place_pods, place_vms, reschedule, ..."""
     label: _builtins.str
     attempts: _builtins.int
     """Runs started (a run cut short by a server restart is re-run)."""
@@ -329,6 +347,10 @@ class GetJobResultResponse(_message.Message):
     PLACE_PODS_FIELD_NUMBER: _builtins.int
     PLACE_VMS_FIELD_NUMBER: _builtins.int
     RESCHEDULE_FIELD_NUMBER: _builtins.int
+    PLACE_GPU_PARTITIONS_FIELD_NUMBER: _builtins.int
+    PLACE_MODELS_FIELD_NUMBER: _builtins.int
+    SIZE_BACKENDS_FIELD_NUMBER: _builtins.int
+    CONTROL_FREQUENCY_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def job(self) -> Global___Job: ...
     @_builtins.property
@@ -337,6 +359,14 @@ class GetJobResultResponse(_message.Message):
     def place_vms(self) -> _placement_pb2.PlaceVmsResponse: ...
     @_builtins.property
     def reschedule(self) -> _rescheduling_pb2.RescheduleResponse: ...
+    @_builtins.property
+    def place_gpu_partitions(self) -> _gpu_pb2.PlaceGpuPartitionsResponse: ...
+    @_builtins.property
+    def place_models(self) -> _gpu_pb2.PlaceModelsResponse: ...
+    @_builtins.property
+    def size_backends(self) -> _serving_pb2.SizeBackendsResponse: ...
+    @_builtins.property
+    def control_frequency(self) -> _serving_pb2.ControlFrequencyResponse: ...
     def __init__(
         self,
         *,
@@ -344,12 +374,16 @@ class GetJobResultResponse(_message.Message):
         place_pods: _placement_pb2.PlacePodsResponse | None = ...,
         place_vms: _placement_pb2.PlaceVmsResponse | None = ...,
         reschedule: _rescheduling_pb2.RescheduleResponse | None = ...,
+        place_gpu_partitions: _gpu_pb2.PlaceGpuPartitionsResponse | None = ...,
+        place_models: _gpu_pb2.PlaceModelsResponse | None = ...,
+        size_backends: _serving_pb2.SizeBackendsResponse | None = ...,
+        control_frequency: _serving_pb2.ControlFrequencyResponse | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job", "place_pods", b"place_pods", "place_vms", b"place_vms", "reschedule", b"reschedule", "result", b"result"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["control_frequency", b"control_frequency", "job", b"job", "place_gpu_partitions", b"place_gpu_partitions", "place_models", b"place_models", "place_pods", b"place_pods", "place_vms", b"place_vms", "reschedule", b"reschedule", "result", b"result", "size_backends", b"size_backends"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["job", b"job", "place_pods", b"place_pods", "place_vms", b"place_vms", "reschedule", b"reschedule", "result", b"result"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["control_frequency", b"control_frequency", "job", b"job", "place_gpu_partitions", b"place_gpu_partitions", "place_models", b"place_models", "place_pods", b"place_pods", "place_vms", b"place_vms", "reschedule", b"reschedule", "result", b"result", "size_backends", b"size_backends"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["place_pods", "place_vms", "reschedule"]  # noqa: Y015
+    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["place_pods", "place_vms", "reschedule", "place_gpu_partitions", "place_models", "size_backends", "control_frequency"]  # noqa: Y015
     _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_result) -> _WhichOneofReturnType_result | None: ...
 

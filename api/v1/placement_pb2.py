@@ -23,30 +23,31 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from optsched.api.v1 import gpu_pb2 as optsched_dot_api_dot_v1_dot_gpu__pb2
 from optsched.api.v1 import types_pb2 as optsched_dot_api_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1foptsched/api/v1/placement.proto\x12\x0boptsched.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1boptsched/api/v1/types.proto\"\x1e\n\rNamespaceList\x12\r\n\x05names\x18\x01 \x03(\t\"\x9e\x02\n\x10PlacementProblem\x12\'\n\x08snapshot\x18\x01 \x01(\x0b\x32\x15.optsched.v1.Snapshot\x12\x1c\n\x0f\x61llow_evictions\x18\x02 \x01(\x08H\x00\x88\x01\x01\x12\x18\n\x0b\x61llow_moves\x18\x03 \x01(\x08H\x01\x88\x01\x01\x12%\n\x07packing\x18\x04 \x01(\x0e\x32\x14.optsched.v1.Packing\x12\x38\n\x14protected_namespaces\x18\x05 \x01(\x0b\x32\x1a.optsched.v1.NamespaceList\x12\x16\n\tmax_moves\x18\x06 \x01(\x03H\x02\x88\x01\x01\x42\x12\n\x10_allow_evictionsB\x0e\n\x0c_allow_movesB\x0c\n\n_max_moves\"z\n\x10PlacePodsRequest\x12+\n\x04pods\x18\x01 \x01(\x0b\x32\x1d.optsched.v1.PlacementProblem\x12)\n\x06\x62udget\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06solver\x18\x03 \x01(\t\"\x83\x01\n\x11PlacePodsResponse\x12$\n\x04info\x18\x01 \x01(\x0b\x32\x16.optsched.v1.SolveInfo\x12\x1f\n\x04plan\x18\x02 \x01(\x0b\x32\x11.optsched.v1.Plan\x12\'\n\x08unplaced\x18\x03 \x03(\x0b\x32\x15.optsched.v1.Unplaced\"x\n\x0fPlaceVmsRequest\x12*\n\x03vms\x18\x01 \x01(\x0b\x32\x1d.optsched.v1.PlacementProblem\x12)\n\x06\x62udget\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06solver\x18\x03 \x01(\t\"\x82\x01\n\x10PlaceVmsResponse\x12$\n\x04info\x18\x01 \x01(\x0b\x32\x16.optsched.v1.SolveInfo\x12\x1f\n\x04plan\x18\x02 \x01(\x0b\x32\x11.optsched.v1.Plan\x12\'\n\x08unplaced\x18\x03 \x03(\x0b\x32\x15.optsched.v1.Unplaced*[\n\x07Packing\x12\x17\n\x13PACKING_UNSPECIFIED\x10\x00\x12\x1a\n\x16PACKING_MOST_ALLOCATED\x10\x01\x12\x1b\n\x17PACKING_LEAST_ALLOCATED\x10\x02\x32\xa0\x01\n\tPlacement\x12J\n\tPlacePods\x12\x1d.optsched.v1.PlacePodsRequest\x1a\x1e.optsched.v1.PlacePodsResponse\x12G\n\x08PlaceVms\x12\x1c.optsched.v1.PlaceVmsRequest\x1a\x1d.optsched.v1.PlaceVmsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1foptsched/api/v1/placement.proto\x12\x0boptsched.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x19optsched/api/v1/gpu.proto\x1a\x1boptsched/api/v1/types.proto\"\x1e\n\rNamespaceList\x12\r\n\x05names\x18\x01 \x03(\t\"\x9e\x02\n\x10PlacementProblem\x12\'\n\x08snapshot\x18\x01 \x01(\x0b\x32\x15.optsched.v1.Snapshot\x12\x1c\n\x0f\x61llow_evictions\x18\x02 \x01(\x08H\x00\x88\x01\x01\x12\x18\n\x0b\x61llow_moves\x18\x03 \x01(\x08H\x01\x88\x01\x01\x12%\n\x07packing\x18\x04 \x01(\x0e\x32\x14.optsched.v1.Packing\x12\x38\n\x14protected_namespaces\x18\x05 \x01(\x0b\x32\x1a.optsched.v1.NamespaceList\x12\x16\n\tmax_moves\x18\x06 \x01(\x03H\x02\x88\x01\x01\x42\x12\n\x10_allow_evictionsB\x0e\n\x0c_allow_movesB\x0c\n\n_max_moves\"z\n\x10PlacePodsRequest\x12+\n\x04pods\x18\x01 \x01(\x0b\x32\x1d.optsched.v1.PlacementProblem\x12)\n\x06\x62udget\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06solver\x18\x03 \x01(\t\"\x83\x01\n\x11PlacePodsResponse\x12$\n\x04info\x18\x01 \x01(\x0b\x32\x16.optsched.v1.SolveInfo\x12\x1f\n\x04plan\x18\x02 \x01(\x0b\x32\x11.optsched.v1.Plan\x12\'\n\x08unplaced\x18\x03 \x03(\x0b\x32\x15.optsched.v1.Unplaced\"x\n\x0fPlaceVmsRequest\x12*\n\x03vms\x18\x01 \x01(\x0b\x32\x1d.optsched.v1.PlacementProblem\x12)\n\x06\x62udget\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06solver\x18\x03 \x01(\t\"\x82\x01\n\x10PlaceVmsResponse\x12$\n\x04info\x18\x01 \x01(\x0b\x32\x16.optsched.v1.SolveInfo\x12\x1f\n\x04plan\x18\x02 \x01(\x0b\x32\x11.optsched.v1.Plan\x12\'\n\x08unplaced\x18\x03 \x03(\x0b\x32\x15.optsched.v1.Unplaced*[\n\x07Packing\x12\x17\n\x13PACKING_UNSPECIFIED\x10\x00\x12\x1a\n\x16PACKING_MOST_ALLOCATED\x10\x01\x12\x1b\n\x17PACKING_LEAST_ALLOCATED\x10\x02\x32\xd9\x02\n\tPlacement\x12J\n\tPlacePods\x12\x1d.optsched.v1.PlacePodsRequest\x1a\x1e.optsched.v1.PlacePodsResponse\x12G\n\x08PlaceVms\x12\x1c.optsched.v1.PlaceVmsRequest\x1a\x1d.optsched.v1.PlaceVmsResponse\x12\x65\n\x12PlaceGpuPartitions\x12&.optsched.v1.PlaceGpuPartitionsRequest\x1a\'.optsched.v1.PlaceGpuPartitionsResponse\x12P\n\x0bPlaceModels\x12\x1f.optsched.v1.PlaceModelsRequest\x1a .optsched.v1.PlaceModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'optsched.api.v1.placement_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PACKING']._serialized_start=943
-  _globals['_PACKING']._serialized_end=1034
-  _globals['_NAMESPACELIST']._serialized_start=109
-  _globals['_NAMESPACELIST']._serialized_end=139
-  _globals['_PLACEMENTPROBLEM']._serialized_start=142
-  _globals['_PLACEMENTPROBLEM']._serialized_end=428
-  _globals['_PLACEPODSREQUEST']._serialized_start=430
-  _globals['_PLACEPODSREQUEST']._serialized_end=552
-  _globals['_PLACEPODSRESPONSE']._serialized_start=555
-  _globals['_PLACEPODSRESPONSE']._serialized_end=686
-  _globals['_PLACEVMSREQUEST']._serialized_start=688
-  _globals['_PLACEVMSREQUEST']._serialized_end=808
-  _globals['_PLACEVMSRESPONSE']._serialized_start=811
-  _globals['_PLACEVMSRESPONSE']._serialized_end=941
-  _globals['_PLACEMENT']._serialized_start=1037
-  _globals['_PLACEMENT']._serialized_end=1197
+  _globals['_PACKING']._serialized_start=970
+  _globals['_PACKING']._serialized_end=1061
+  _globals['_NAMESPACELIST']._serialized_start=136
+  _globals['_NAMESPACELIST']._serialized_end=166
+  _globals['_PLACEMENTPROBLEM']._serialized_start=169
+  _globals['_PLACEMENTPROBLEM']._serialized_end=455
+  _globals['_PLACEPODSREQUEST']._serialized_start=457
+  _globals['_PLACEPODSREQUEST']._serialized_end=579
+  _globals['_PLACEPODSRESPONSE']._serialized_start=582
+  _globals['_PLACEPODSRESPONSE']._serialized_end=713
+  _globals['_PLACEVMSREQUEST']._serialized_start=715
+  _globals['_PLACEVMSREQUEST']._serialized_end=835
+  _globals['_PLACEVMSRESPONSE']._serialized_start=838
+  _globals['_PLACEVMSRESPONSE']._serialized_end=968
+  _globals['_PLACEMENT']._serialized_start=1064
+  _globals['_PLACEMENT']._serialized_end=1409
 # @@protoc_insertion_point(module_scope)

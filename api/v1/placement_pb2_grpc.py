@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from optsched.api.v1 import gpu_pb2 as optsched_dot_api_dot_v1_dot_gpu__pb2
 from optsched.api.v1 import placement_pb2 as optsched_dot_api_dot_v1_dot_placement__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -44,6 +45,16 @@ class PlacementStub:
                 request_serializer=optsched_dot_api_dot_v1_dot_placement__pb2.PlaceVmsRequest.SerializeToString,
                 response_deserializer=optsched_dot_api_dot_v1_dot_placement__pb2.PlaceVmsResponse.FromString,
                 _registered_method=True)
+        self.PlaceGpuPartitions = channel.unary_unary(
+                '/optsched.v1.Placement/PlaceGpuPartitions',
+                request_serializer=optsched_dot_api_dot_v1_dot_gpu__pb2.PlaceGpuPartitionsRequest.SerializeToString,
+                response_deserializer=optsched_dot_api_dot_v1_dot_gpu__pb2.PlaceGpuPartitionsResponse.FromString,
+                _registered_method=True)
+        self.PlaceModels = channel.unary_unary(
+                '/optsched.v1.Placement/PlaceModels',
+                request_serializer=optsched_dot_api_dot_v1_dot_gpu__pb2.PlaceModelsRequest.SerializeToString,
+                response_deserializer=optsched_dot_api_dot_v1_dot_gpu__pb2.PlaceModelsResponse.FromString,
+                _registered_method=True)
 
 
 class PlacementServicer:
@@ -61,6 +72,20 @@ class PlacementServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlaceGpuPartitions(self, request, context):
+        """MIG instances on GPUs (gpu.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlaceModels(self, request, context):
+        """Model partitions on GPUs by frequency sensitivity (gpu.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlacementServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -73,6 +98,16 @@ def add_PlacementServicer_to_server(servicer, server):
                     servicer.PlaceVms,
                     request_deserializer=optsched_dot_api_dot_v1_dot_placement__pb2.PlaceVmsRequest.FromString,
                     response_serializer=optsched_dot_api_dot_v1_dot_placement__pb2.PlaceVmsResponse.SerializeToString,
+            ),
+            'PlaceGpuPartitions': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceGpuPartitions,
+                    request_deserializer=optsched_dot_api_dot_v1_dot_gpu__pb2.PlaceGpuPartitionsRequest.FromString,
+                    response_serializer=optsched_dot_api_dot_v1_dot_gpu__pb2.PlaceGpuPartitionsResponse.SerializeToString,
+            ),
+            'PlaceModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceModels,
+                    request_deserializer=optsched_dot_api_dot_v1_dot_gpu__pb2.PlaceModelsRequest.FromString,
+                    response_serializer=optsched_dot_api_dot_v1_dot_gpu__pb2.PlaceModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -129,6 +164,60 @@ class Placement:
             '/optsched.v1.Placement/PlaceVms',
             optsched_dot_api_dot_v1_dot_placement__pb2.PlaceVmsRequest.SerializeToString,
             optsched_dot_api_dot_v1_dot_placement__pb2.PlaceVmsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlaceGpuPartitions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/optsched.v1.Placement/PlaceGpuPartitions',
+            optsched_dot_api_dot_v1_dot_gpu__pb2.PlaceGpuPartitionsRequest.SerializeToString,
+            optsched_dot_api_dot_v1_dot_gpu__pb2.PlaceGpuPartitionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlaceModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/optsched.v1.Placement/PlaceModels',
+            optsched_dot_api_dot_v1_dot_gpu__pb2.PlaceModelsRequest.SerializeToString,
+            optsched_dot_api_dot_v1_dot_gpu__pb2.PlaceModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,6 +7,7 @@ are evicted to make room.
 
 from collections import abc as _abc
 from grpc import aio as _aio
+from optsched.api.v1 import gpu_pb2 as _gpu_pb2
 from optsched.api.v1 import placement_pb2 as _placement_pb2
 import abc as _abc_1
 import grpc as _grpc
@@ -35,12 +36,20 @@ class PlacementStub:
     def __new__(cls, channel: _aio.Channel) -> PlacementAsyncStub: ...
     PlacePods: _grpc.UnaryUnaryMultiCallable[_placement_pb2.PlacePodsRequest, _placement_pb2.PlacePodsResponse]
     PlaceVms: _grpc.UnaryUnaryMultiCallable[_placement_pb2.PlaceVmsRequest, _placement_pb2.PlaceVmsResponse]
+    PlaceGpuPartitions: _grpc.UnaryUnaryMultiCallable[_gpu_pb2.PlaceGpuPartitionsRequest, _gpu_pb2.PlaceGpuPartitionsResponse]
+    """MIG instances on GPUs (gpu.proto)."""
+    PlaceModels: _grpc.UnaryUnaryMultiCallable[_gpu_pb2.PlaceModelsRequest, _gpu_pb2.PlaceModelsResponse]
+    """Model partitions on GPUs by frequency sensitivity (gpu.proto)."""
 
 @_typing.type_check_only
 class PlacementAsyncStub(PlacementStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     PlacePods: _aio.UnaryUnaryMultiCallable[_placement_pb2.PlacePodsRequest, _placement_pb2.PlacePodsResponse]  # type: ignore[assignment]
     PlaceVms: _aio.UnaryUnaryMultiCallable[_placement_pb2.PlaceVmsRequest, _placement_pb2.PlaceVmsResponse]  # type: ignore[assignment]
+    PlaceGpuPartitions: _aio.UnaryUnaryMultiCallable[_gpu_pb2.PlaceGpuPartitionsRequest, _gpu_pb2.PlaceGpuPartitionsResponse]  # type: ignore[assignment]
+    """MIG instances on GPUs (gpu.proto)."""
+    PlaceModels: _aio.UnaryUnaryMultiCallable[_gpu_pb2.PlaceModelsRequest, _gpu_pb2.PlaceModelsResponse]  # type: ignore[assignment]
+    """Model partitions on GPUs by frequency sensitivity (gpu.proto)."""
 
 class PlacementServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -56,5 +65,21 @@ class PlacementServicer(metaclass=_abc_1.ABCMeta):
         request: _placement_pb2.PlaceVmsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_placement_pb2.PlaceVmsResponse, _abc.Awaitable[_placement_pb2.PlaceVmsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PlaceGpuPartitions(
+        self,
+        request: _gpu_pb2.PlaceGpuPartitionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gpu_pb2.PlaceGpuPartitionsResponse, _abc.Awaitable[_gpu_pb2.PlaceGpuPartitionsResponse]]:
+        """MIG instances on GPUs (gpu.proto)."""
+
+    @_abc_1.abstractmethod
+    def PlaceModels(
+        self,
+        request: _gpu_pb2.PlaceModelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gpu_pb2.PlaceModelsResponse, _abc.Awaitable[_gpu_pb2.PlaceModelsResponse]]:
+        """Model partitions on GPUs by frequency sensitivity (gpu.proto)."""
 
 def add_PlacementServicer_to_server(servicer: PlacementServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

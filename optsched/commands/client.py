@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", type=Path, help="client private key (PEM) for mutual TLS")
     p.add_argument("--server-name", help="expected server name in its certificate")
     sub = p.add_subparsers(dest="verb", metavar="VERB", required=True)
-    place = sub.add_parser("place", help="solve one request now (pods, VMs or rescheduling)")
+    place = sub.add_parser("place", help="solve one request now (any solve request)")
     place.add_argument("request", type=Path, nargs="?", help="proto3 JSON solve request")
     place.add_argument(
         "--kubectl", type=Path, help="place the pending pods of kubectl get nodes,pods -A -o json"
@@ -88,7 +88,7 @@ def _show(job: Any) -> None:
     state = jobs_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
     error = f"  {job.error}" if job.error else ""
     print(
-        f"{job.job_id}  {job.kind:11s} {state:9s} {job.progress:5.0%}  attempts={job.attempts}  {job.label}{error}"
+        f"{job.job_id}  {job.kind:20s} {state:9s} {job.progress:5.0%}  attempts={job.attempts}  {job.label}{error}"
     )
 
 

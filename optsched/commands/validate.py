@@ -13,12 +13,15 @@ HELP = "check a solution (proto3 JSON response) against its problem (proto3 JSON
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("problem", type=Path, help="request JSON (with pods, vms or reschedule)")
+    p.add_argument(
+        "problem",
+        type=Path,
+        help="request JSON (with pods, vms, reschedule, mig, models, sizing or frequency)",
+    )
     p.add_argument("solution", type=Path, help="response JSON of that request")
 
 
 def run(args: argparse.Namespace) -> int:
-    from optsched.api.convert_results import result_from_proto
     from optsched.api.jsonio import parse_response, read_request
     from optsched.api.limits import Limits
     from optsched.validate import validate
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     kind, request = read_request(args.problem)
     problem = kind.problem(request, Limits())
     response = parse_response(kind, args.solution.read_text(), str(args.solution))
-    report = validate(problem, result_from_proto(response))
+    report = validate(problem, kind.result_from(response))
     for v in report.violations:
         where = ", ".join(
             f"{k}={getattr(v, k)}" for k in ("item_id", "node", "step") if getattr(v, k) is not None

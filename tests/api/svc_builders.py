@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 from optsched.api.convert_problems import KINDS
-from optsched.model import Assignment, Item, Node, NumaNode, Snapshot
+from optsched.model import Assignment, Gpu, Item, MigInstance, Node, NumaNode, Snapshot
 from optsched.problems import PodPlacement, VmPlacement, VmRescheduling
+from optsched.problems.frequency import (
+    ClockRange,
+    FrequencyControl,
+    GpuClockTrace,
+    MiadConfig,
+    PartitionSlo,
+)
+from optsched.problems.gpu import (
+    GpuDevice,
+    GpuPartitionPlacement,
+    MigRequest,
+    ModelPartition,
+    ModelPlacement,
+)
+from optsched.problems.sizing import BackendSizing, ModelSla
 
 
 def pod_snapshot(nodes: int = 3, pending: int = 4) -> Snapshot:
@@ -55,3 +70,58 @@ def reschedule_request(budget_s: float = 2.0, solver: str = "", limit: int = 2):
     return KINDS["reschedule"].request_for(
         VmRescheduling(vm_snapshot(), migration_limit=limit), budget_s, solver
     )
+
+
+def mig_problem() -> GpuPartitionPlacement:
+    busy = MigInstance("b0", "3g.20gb", 0, busy=True)
+    gpus = (Gpu("g0", "A100-40GB", (busy,)), Gpu("g1", "A100-80GB"))
+    requests = (
+        MigRequest("r0", profile="2g.10gb", priority=1),
+        MigRequest("r1", min_memory_gb=30.0),
+        MigRequest("r2", profile="1g.10gb", tenant="a"),
+    )
+    return GpuPartitionPlacement(gpus, requests)
+
+
+def models_problem() -> ModelPlacement:
+    gpus = (GpuDevice("g0", 16.0), GpuDevice("g1", 16.0), GpuDevice("g2", 24.0))
+    parts = (
+        ModelPartition("bert/0", "bert", 1.4, 0.8),
+        ModelPartition("bert/1", "bert", 1.4, 0.6),
+        ModelPartition("llama/0", "llama", 12.0, 0.3, weight=2.0),
+        ModelPartition("llama/1", "llama", 12.0, 0.9),
+        ModelPartition("resnet/0", "resnet", 0.5, 0.1),
+    )
+    return ModelPlacement(gpus, parts)
+
+
+def sizing_problem() -> BackendSizing:
+    samples = tuple(40.0 + (7 * k) % 11 for k in range(40))
+    return BackendSizing(
+        (
+            ModelSla("resnet", 120.0, samples, 200.0),
+            ModelSla("bert", 30.0, tuple(2 * s for s in samples), 400.0, sl_min=0.95),
+        )
+    )
+
+
+def frequency_problem() -> FrequencyControl:
+    periods = tuple({"bert": (60.0 + 10 * t, 70.0)} if t % 4 else {} for t in range(8))
+    trace = GpuClockTrace("g0", ClockRange(200, 1380), (PartitionSlo("bert", 200.0, 0.8),), periods)
+    return FrequencyControl((trace,), MiadConfig(down_after=2))
+
+
+def mig_request(budget_s: float = 2.0, solver: str = ""):  # type: ignore[no-untyped-def]
+    return KINDS["place_gpu_partitions"].request_for(mig_problem(), budget_s, solver)
+
+
+def models_request(budget_s: float = 2.0, solver: str = ""):  # type: ignore[no-untyped-def]
+    return KINDS["place_models"].request_for(models_problem(), budget_s, solver)
+
+
+def sizing_request(budget_s: float = 2.0, solver: str = ""):  # type: ignore[no-untyped-def]
+    return KINDS["size_backends"].request_for(sizing_problem(), budget_s, solver)
+
+
+def frequency_request(budget_s: float = 2.0, solver: str = ""):  # type: ignore[no-untyped-def]
+    return KINDS["control_frequency"].request_for(frequency_problem(), budget_s, solver)

@@ -17,12 +17,21 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from svc_builders import place_pods_request, place_vms_request, reschedule_request
+from svc_builders import (
+    frequency_request,
+    mig_request,
+    models_request,
+    place_pods_request,
+    place_vms_request,
+    reschedule_request,
+    sizing_request,
+)
 from svc_k8s import node, pod
 from svc_live import LiveServer
 
+from optsched.api.convert_problems import KINDS, rpc_paths
 from optsched.api.limits import Limits
-from optsched.api.v1 import jobs_pb2, placement_pb2_grpc, rescheduling_pb2_grpc
+from optsched.api.v1 import jobs_pb2, placement_pb2_grpc
 
 LIMITS = Limits(max_nodes=8, max_items=16, max_entries=4, max_quantity=10**9, max_budget_s=10.0)
 Mutation = Callable[[Any, st.DataObject], None]
@@ -134,6 +143,116 @@ MUTATIONS = [
 ]
 
 
+BAD_FLOATS = st.sampled_from([math.nan, math.inf, -math.inf, -1.0, -1e-300, 1e300])
+
+
+def mig_bad(p: Any, data: st.DataObject) -> None:
+    choice = data.draw(st.integers(0, 8))
+    r = _pick(data, p.requests)
+    if choice == 0:
+        r.min_memory_gb = data.draw(BAD_FLOATS)
+        r.ClearField("profile")
+    elif choice == 1:
+        r.profile = data.draw(st.text(max_size=12).filter(lambda t: "g." not in t))
+    elif choice == 2:
+        r.min_compute_slices = data.draw(st.integers(-(2**31), -1))
+    elif choice == 3:
+        r.min_memory_gb = 5.0  # and a profile: one or the other
+        r.profile = "1g.5gb"
+    elif choice == 4:
+        p.gpus[0].model = data.draw(st.sampled_from(["", "V100", "a100-40gb"]))
+    elif choice == 5:
+        p.gpus.add().CopyFrom(p.gpus[0])  # duplicate GPU and instance ids
+    elif choice == 6:
+        p.gpus[0].instances.add(instance_id="x", profile="3g.20gb", start_slice=0)  # overlap
+    elif choice == 7:
+        p.gpus[0].instances[0].start_slice = data.draw(
+            st.integers(-(2**31), -1) | st.integers(8, 99)
+        )
+    else:
+        for i in range(data.draw(st.integers(17, 30))):
+            p.requests.add(request_id=f"extra{i}", profile="1g.5gb")
+
+
+def models_bad(p: Any, data: st.DataObject) -> None:
+    choice = data.draw(st.integers(0, 5))
+    part = _pick(data, p.partitions)
+    if choice == 0:
+        setattr(
+            part,
+            data.draw(st.sampled_from(["memory_gb", "sensitivity", "weight"])),
+            data.draw(BAD_FLOATS),
+        )
+    elif choice == 1:
+        _pick(data, p.gpus).memory_gb = data.draw(st.sampled_from([0.0, math.nan, -8.0, math.inf]))
+    elif choice == 2:
+        p.partitions.add().CopyFrom(part)
+    elif choice == 3:
+        p.max_devices_per_model = data.draw(st.integers(-(2**31), 0))
+    elif choice == 4:
+        part.ClearField(data.draw(st.sampled_from(["model", "partition_id"])))
+    else:
+        p.gpus.add(gpu_id=p.gpus[0].gpu_id, memory_gb=8)
+
+
+def sizing_bad(p: Any, data: st.DataObject) -> None:
+    choice = data.draw(st.integers(0, 6))
+    m = _pick(data, p.models)
+    if choice == 0:
+        setattr(
+            m,
+            data.draw(st.sampled_from(["arrival_rate_per_s", "rt_max_ms", "burst_factor"])),
+            data.draw(BAD_FLOATS),
+        )
+    elif choice == 1:
+        m.service_times_ms[data.draw(st.integers(0, 29))] = data.draw(BAD_FLOATS | st.just(0.0))
+    elif choice == 2:
+        del m.service_times_ms[data.draw(st.integers(0, 11)) :]  # fewer than 30 samples
+    elif choice == 3:
+        m.sl_min = data.draw(st.sampled_from([0.0, 1.0, 1.5, -0.1, math.nan]))
+    elif choice == 4:
+        p.max_backends = data.draw(st.integers(-(2**63), 0) | st.integers(10**4 + 1, 2**63 - 1))
+    elif choice == 5:
+        m.rt_max_ms = 1.0  # below the fastest observed request
+    else:
+        p.models.add().CopyFrom(m)
+
+
+def frequency_bad(p: Any, data: st.DataObject) -> None:
+    choice = data.draw(st.integers(0, 6))
+    g = p.gpus[0]
+    if choice == 0:
+        g.clocks.min_mhz, g.clocks.max_mhz = data.draw(
+            st.sampled_from([(0, 100), (-5, 100), (900, 800)])
+        )
+    elif choice == 1:
+        g.periods.add().samples["bert"].latencies_ms.append(data.draw(BAD_FLOATS))
+    elif choice == 2:
+        g.periods.add().samples[
+            data.draw(st.text(max_size=8).filter(lambda t: t != "bert"))
+        ].latencies_ms.append(1.0)
+    elif choice == 3:
+        setattr(
+            p.config,
+            data.draw(st.sampled_from(["up_slack", "down_margin", "slo_margin", "period_s"])),
+            data.draw(BAD_FLOATS | st.just(1.0)),
+        )
+    elif choice == 4:
+        p.config.step_mhz = data.draw(st.integers(-(2**31), 0))
+    elif choice == 5:
+        g.start_mhz = data.draw(st.integers(1381, 2**31 - 1) | st.integers(-(2**31), 199))
+    else:
+        g.ClearField(data.draw(st.sampled_from(["partitions", "clocks", "gpu_id"])))
+
+
+KIND_MUTATIONS: dict[str, list[Mutation]] = {
+    "mig": [mig_bad],
+    "models": [models_bad],
+    "sizing": [sizing_bad],
+    "frequency": [frequency_bad],
+}
+
+
 def bad_budget(req: Any, data: st.DataObject) -> None:
     choice = data.draw(st.integers(0, 2))
     if choice == 0:
@@ -144,25 +263,32 @@ def bad_budget(req: Any, data: st.DataObject) -> None:
         req.budget.seconds = data.draw(st.integers(86_401, 315_576_000_000))  # above both limits
 
 
-REQUESTS = {"pods": place_pods_request, "vms": place_vms_request, "reschedule": reschedule_request}
+REQUESTS = {
+    "pods": place_pods_request,
+    "vms": place_vms_request,
+    "reschedule": reschedule_request,
+    "mig": mig_request,
+    "models": models_request,
+    "sizing": sizing_request,
+    "frequency": frequency_request,
+}
+KIND_BY_FIELD = {k.field: k.name for k in KINDS.values()}
+PATHS = rpc_paths()
 
 
 def _call(server: LiveServer, field: str, req: Any, as_job: bool) -> grpc.RpcError:
     channel = server.channel()
+    name = KIND_BY_FIELD[field]
     try:
         if as_job:
-            name = {"pods": "place_pods", "vms": "place_vms", "reschedule": "reschedule"}[field]
             spec = jobs_pb2.JobSpec(**{name: req})
             from optsched.api.v1 import jobs_pb2_grpc
 
             jobs_pb2_grpc.JobsStub(channel).SubmitJob(
                 jobs_pb2.SubmitJobRequest(spec=spec), timeout=30
             )
-        elif field == "reschedule":
-            rescheduling_pb2_grpc.ReschedulingStub(channel).Reschedule(req, timeout=30)
         else:
-            stub = placement_pb2_grpc.PlacementStub(channel)
-            (stub.PlacePods if field == "pods" else stub.PlaceVms)(req, timeout=30)
+            channel.unary_unary(PATHS[name])(req.SerializeToString(), timeout=30)
     except grpc.RpcError as exc:
         return exc
     finally:
@@ -171,7 +297,7 @@ def _call(server: LiveServer, field: str, req: Any, as_job: bool) -> grpc.RpcErr
 
 
 @settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=140, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data(), field=st.sampled_from(sorted(REQUESTS)), as_job=st.booleans())
 def test_bad_requests_are_invalid_argument(
@@ -181,7 +307,7 @@ def test_bad_requests_are_invalid_argument(
     if data.draw(st.integers(0, 5)) == 0:
         bad_budget(req, data)
     else:
-        data.draw(st.sampled_from(MUTATIONS))(getattr(req, field), data)
+        data.draw(st.sampled_from(KIND_MUTATIONS.get(field, MUTATIONS)))(getattr(req, field), data)
     exc = _call(small, field, req, as_job)
     assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT, exc.details()
     assert exc.details() and "internal" not in exc.details()
@@ -197,6 +323,10 @@ def test_bad_requests_are_invalid_argument(
             "/optsched.v1.Placement/PlacePods",
             "/optsched.v1.Placement/PlaceVms",
             "/optsched.v1.Rescheduling/Reschedule",
+            "/optsched.v1.Placement/PlaceGpuPartitions",
+            "/optsched.v1.Placement/PlaceModels",
+            "/optsched.v1.Sizing/SizeBackends",
+            "/optsched.v1.Frequency/ControlFrequency",
             "/optsched.v1.Jobs/SubmitJob",
             "/optsched.v1.Jobs/GetJob",
             "/optsched.v1.Jobs/ListJobs",

@@ -15,7 +15,6 @@ from svc_builders import place_pods_request, place_vms_request, reschedule_reque
 from svc_live import LiveServer
 
 from optsched.api.convert_problems import KINDS
-from optsched.api.convert_results import result_from_proto
 from optsched.api.limits import Limits
 from optsched.api.v1 import placement_pb2_grpc, rescheduling_pb2_grpc, types_pb2
 from optsched.budget import Budget
@@ -29,7 +28,7 @@ from optsched.validate import validate
 
 def _valid(kind: str, request, response) -> None:  # type: ignore[no-untyped-def]
     problem = KINDS[kind].problem(request, Limits())
-    report = validate(problem, result_from_proto(response))
+    report = validate(problem, KINDS[kind].result_from(response))
     assert report.ok, report.summary()
 
 
@@ -119,12 +118,20 @@ def test_reflection_lists_the_services(live: LiveServer) -> None:
         "optsched.v1.Placement",
         "optsched.v1.Rescheduling",
         "optsched.v1.Jobs",
+        "optsched.v1.Sizing",
+        "optsched.v1.Frequency",
         "grpc.health.v1.Health",
     } <= names
     file_req = reflection_pb2.ServerReflectionRequest(
         file_containing_symbol="optsched.v1.Placement"
     )
     replies = list(stub.ServerReflectionInfo(iter([file_req]), timeout=5))
+    assert replies[0].file_descriptor_response.file_descriptor_proto
+    # The Placement service's GPU methods resolve through reflection too.
+    method_req = reflection_pb2.ServerReflectionRequest(
+        file_containing_symbol="optsched.v1.PlaceGpuPartitionsRequest"
+    )
+    replies = list(stub.ServerReflectionInfo(iter([method_req]), timeout=5))
     assert replies[0].file_descriptor_response.file_descriptor_proto
 
 
