@@ -62,20 +62,31 @@ counted units, ``FR = R / T``. Only the default objective (not
    since the budget is shared: no per-cluster rounding is claimed).
 5. Fragment rate. ``FR = R / T >= R_lb / T_max``: ``T = T0`` when it is
    constant; otherwise VMs from hosts that are not counted only lower it and
-   each odd split VM on one slot raises it by at most 1, so ``T_max = T0 +
-   (number of those)``.
+   each odd split VM on one slot raises it by 1 when it moves, so ``T_max =
+   T0 + min(MNL, number of those)``.
 
 Validity is tested against brute force over every final placement with at
 most ``MNL`` VMs displaced (a superset of the plans) on small generated
 instances, and against every validated solver answer
 (``tests/solvers/test_reschedule_bound.py``).
 
-Cost and strength, measured (shipped and seed-0 generated instances, loaded
-2-core machine): medium (279 hosts) 0.3-0.8 s, large (1176 hosts) 0.9-1.2 s,
-about half the LP. Strong where the budget, not the arrangement, limits the
-plan (large: FR >= 0.49-0.59 against FR0 0.56-0.60); weak on medium at MNL
-50, where the relaxation lets arrivals of any shape land anywhere without a
-matching leave of that shape elsewhere (per-shape balance is not modelled).
+Cost and strength, measured (``optsched bench reschedule -- --sizes
+medium,large --instances 1 --mnl 10,25,50 --budgets 1,5``: the shipped and
+seed-0 generated instances, loaded 2-core machine): medium (279 hosts)
+0.3-1.3 s, large (1176 hosts) 1.1-2.2 s, about half the LP. Gap of the best
+answer at 5 s to the bound, ``(FR - LB) / FR``: large 0.9 % (MNL 10), 3 %
+(25), 9 % (50); medium 12 %, 39 %, 74 %. Strong where the budget, not the
+arrangement, limits the plan; weak on medium at MNL 50 (bound 0.036 on the
+generated instance), where each host's state is chosen on its own: an
+arrival of any shape lands without the source host it leaves paying for the
+shape that left it (the budget pays one touch there, the state is free).
+Tried and not kept: per-class
+balance (hosts touched once as explicit one-leave / one-arrival columns per
+VM class, ``|arrivals - leaves|`` per class at most the touches at hosts
+touched twice or more, whose columns keep the reachable states): it raised
+the LP by 0.2-3 % (medium seed 0, MNL 50: 47.2 -> 48.5 of R, the same
+rounded bound) and doubled the time; a host touched twice (one leave, one
+arrival) absorbs the imbalance that the one-touch hosts create.
 """
 
 from __future__ import annotations
@@ -284,7 +295,7 @@ def remainder_bound(
     frag = max(0, math.ceil(lp - 1e-6))
     if constant:
         frag += (total - frag) % f  # R ≡ T0 (mod F)
-    free_max = total + rise
+    free_max = total + min(rise, mnl)  # each of them raises T only when it moves
     rate = frag / free_max if free_max > 0 else 0.0
     states = sum(len(c[3]) for c in cols)
     return RemainderBound(frag, rate, lp, states, time.monotonic() - started, constant, free_max)

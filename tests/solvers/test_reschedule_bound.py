@@ -80,7 +80,7 @@ def _instances(draw: st.DrawFn, exotic: bool = True) -> VmRescheduling:
     )
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(_instances())
 def test_bound_never_exceeds_the_brute_force_optimum(p: VmRescheduling) -> None:
     state = RescheduleState.from_problem(p)
@@ -115,7 +115,7 @@ def test_bound_never_exceeds_a_validated_solver_answer(p: VmRescheduling) -> Non
     assert lb is not None
     for name in SOLVERS:
         solver = create(name) if name.startswith("greedy") else create(name, **DETERMINISTIC)
-        result = solver.solve(p, Budget(2.0))
+        result = solver.solve(p, Budget(0.5))
         report = validate(p, result)
         assert report.ok, report.summary()
         assert report.objective is not None
@@ -152,3 +152,18 @@ def test_exact_reports_the_bound_and_proves_with_it() -> None:
     assert report.objective == pytest.approx(best)
     assert result.best_bound == pytest.approx(best) and result.gap == pytest.approx(0.0)
     assert result.stats["bound_frag"] == lb.frag
+
+
+@pytest.mark.parametrize("mnl", [10, 50])
+def test_bound_on_the_shipped_medium_snapshot(mnl: int) -> None:
+    from optsched.datasets.vmr2l import load_shipped
+
+    p = VmRescheduling(load_shipped("medium"), mnl)
+    state = RescheduleState.from_problem(p)
+    lb = remainder_bound(state)
+    assert lb is not None and lb.conserved
+    assert 0 < lb.rate < state.fragment_rate()
+    result = create("greedy-reschedule").solve(p, Budget(5.0))
+    report = validate(p, result)
+    assert report.ok, report.summary()
+    assert report.objective is not None and lb.rate <= report.objective
