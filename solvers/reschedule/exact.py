@@ -218,9 +218,10 @@ def exact_plan(
             fr0,
             "no model answer in time; greedy plan",
         )
+    values = opt.values
     if lb is not None:
-        opt = Optimum(opt.values, opt.proven, max(opt.bound_fr or 0.0, lb.rate))
-    moves = disaggregate(state, classes, cm.counts(opt.values))
+        opt = Optimum(values, opt.proven, max(opt.bound_fr or 0.0, lb.rate))
+    moves = disaggregate(state, classes, cm.counts(values))
     done = state.copy()
     seq = sequence(done, moves, problem.migration_limit)
     return _choose(done, hinted, seq, opt, solver, started, fr0, lb)
