@@ -1,6 +1,9 @@
 """The fragment-rate lower bound (:mod:`optsched.solvers.reschedule.bound`)
 against brute force and against every validated solver answer."""
 
+import time
+
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,7 +14,10 @@ from optsched.model import Item, Node
 from optsched.problems.cluster import VmRescheduling
 from optsched.registry import create
 from optsched.results import Status
+from optsched.solvers.reschedule import cpsat_model as cpm
 from optsched.solvers.reschedule.bound import remainder_bound
+from optsched.solvers.reschedule.classes import disaggregate, vm_classes
+from optsched.solvers.reschedule.exact import CpsatArgs, optimize
 from optsched.solvers.reschedule.state import RescheduleState
 from optsched.validate import validate
 
@@ -167,3 +173,20 @@ def test_bound_on_the_shipped_medium_snapshot(mnl: int) -> None:
     report = validate(p, result)
     assert report.ok, report.summary()
     assert report.objective is not None and lb.rate <= report.objective
+
+
+@settings(max_examples=25, deadline=None)
+@given(_instances(exotic=False))
+def test_the_cut_keeps_the_optimum(p: VmRescheduling) -> None:
+    # the class model with the bound as a cut still finds the brute-force optimum
+    start = RescheduleState.from_problem(p)
+    lb = remainder_bound(start)
+    assert lb is not None
+    classes = vm_classes(start, np.arange(start.n_vms))
+    cm = cpm.build(start, classes, np.arange(start.n_hosts), p.migration_limit)
+    opt = optimize(cm, start, time.monotonic() + 60, CpsatArgs(num_workers=1, bound_cut=True), lb)
+    assert opt.proven and opt.values is not None
+    end = start.copy()
+    for v, h, numa in disaggregate(start, classes, cm.counts(opt.values)):
+        end.move(v, h, numa, check=False)
+    assert end.fragment_rate() == pytest.approx(brute_force(p))
