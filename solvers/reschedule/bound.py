@@ -72,10 +72,10 @@ instances, and against every validated solver answer
 
 Cost and strength, measured (``optsched bench reschedule -- --sizes
 medium,large --instances 1 --mnl 10,25,50 --budgets 1,5``: the shipped and
-seed-0 generated instances, loaded 2-core machine): medium (279 hosts)
-0.3-1.3 s, large (1176 hosts) 1.1-2.2 s, about half the LP. Gap of the best
-answer at 5 s to the bound, ``(FR - LB) / FR``: large 0.9 % (MNL 10), 3 %
-(25), 9 % (50); medium 12 %, 39 %, 74 %. Strong where the budget, not the
+seed-0 generated instances, shared 2-core machine, two runs): medium (279
+hosts) 0.3-1.3 s, large (1176 hosts) 0.6-2.2 s, about half the LP. Gap of
+the best answer at 5 s to the bound, ``(FR - LB) / FR``: large 0.9 % (MNL
+10), 3 % (25), 9 % (50); medium 12 %, 36-39 %, 74-75 %. Strong where the budget, not the
 arrangement, limits the plan; weak on medium at MNL 50 (bound 0.036 on the
 generated instance), where each host's state is chosen on its own (only the
 touch budget and the free CPU per cluster tie them): the shapes that arrive
