@@ -9,6 +9,12 @@ the validator. Reported per (size, MNL, budget) and solver: mean final FR,
 share of the optimal reduction ``(FR0 - FR) / (FR0 - FR_opt)`` over the
 instances whose optimum some CP-SAT run proved, the reduction relative to
 greedy's, mean moves, and for CP-SAT the proofs and mean time to proof.
+Bounds: ``LB`` is the lower bound of :mod:`optsched.solvers.reschedule.bound`
+computed once per instance and MNL outside the solvers (untimed; every
+validated answer is checked against it, ``lb_ok``), ``<solver>_gap_LB`` the
+mean ``(FR - LB) / FR``; per solver also the mean bound it reported itself
+(``best_bound``, over the runs that report one: ``<solver>_bounded``), the
+mean reported gap, and the answers proven optimal (``<solver>_proven``).
 The plot shows mean FR against the budget, one line per solver and size.
 
 The full grid (20 generated instances per size, MNL 10/25/50, budgets
@@ -79,6 +85,7 @@ def _run_one(problem: VmRescheduling, solver: str, seconds: float) -> dict[str, 
         "valid": report.ok,
         "status": str(result.status),
         "bound": result.best_bound,
+        "gap": result.gap,
         "moves": len(result.plan.moves) if result.plan else 0,
         "time_s": result.wall_time_s,
     }
@@ -87,29 +94,35 @@ def _run_one(problem: VmRescheduling, solver: str, seconds: float) -> dict[str, 
 def _runs(args: argparse.Namespace) -> list[dict[str, Any]]:
     mnls = [10] if args.quick else [int(x) for x in args.mnl.split(",")]
     budgets = [1.0] if args.quick else [float(x) for x in args.budgets.split(",")]
+    from optsched.solvers.reschedule.bound import remainder_bound
+    from optsched.solvers.reschedule.state import RescheduleState
+
     runs = []
     for size, name, snap in _instances(args):
         for mnl in mnls:
             problem = VmRescheduling(snap, mnl)
+            lb = remainder_bound(RescheduleState.from_problem(problem))
+            lb_rate = None if lb is None else lb.rate
+            if lb is not None:
+                print(f"  {name} MNL {mnl}: LB {lb.rate:.4f} in {lb.seconds:.2f}s", flush=True)
             for budget in budgets:
                 for solver in SOLVERS:
                     row = _run_one(problem, solver, budget)
+                    row["lb"] = lb_rate
+                    row["lb_ok"] = lb_rate is None or row["fr"] >= lb_rate - 1e-12
                     runs.append(
                         {"size": size, "instance": name, "mnl": mnl, "budget_s": budget, **row}
                     )
+                    bound = "-" if row["bound"] is None else f"{row['bound']:.4f}"
                     print(
-                        f"  {name} MNL {mnl} {budget:g}s {row['solver']}: FR {row['fr0']:.4f} -> {row['fr']:.4f} {row['status']} valid={row['valid']}",
+                        f"  {name} MNL {mnl} {budget:g}s {row['solver']}: FR {row['fr0']:.4f} -> {row['fr']:.4f} {row['status']} bound {bound} valid={row['valid']} lb_ok={row['lb_ok']}",
                         flush=True,
                     )
     return runs
 
 
 def _optima(runs: list[dict[str, Any]]) -> dict[tuple[str, int], float]:
-    return {
-        (r["instance"], r["mnl"]): r["fr"]
-        for r in runs
-        if r["solver"] == "cpsat" and r["status"] == "OPTIMAL"
-    }
+    return {(r["instance"], r["mnl"]): r["fr"] for r in runs if r["status"] == "OPTIMAL"}
 
 
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -136,10 +149,24 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 if (r["instance"], mnl) in optima and r["fr0"] > optima[(r["instance"], mnl)]
             ]
             row[f"{s}_opt_share"] = statistics.mean(shares) if shares else "-"
+            bounded = [r for r in xs if r["bound"] is not None]
+            row[f"{s}_bounded"] = f"{len(bounded)}/{len(xs)}"
+            row[f"{s}_bound"] = statistics.mean(r["bound"] for r in bounded) if bounded else "-"
+            row[f"{s}_gap"] = statistics.mean(r["gap"] for r in bounded) if bounded else "-"
+            row[f"{s}_proven"] = f"{sum(r['status'] == 'OPTIMAL' for r in xs)}/{len(xs)}"
+            with_lb = [r for r in xs if r["lb"] is not None]
+            row[f"{s}_gap_LB"] = (
+                statistics.mean((r["fr"] - r["lb"]) / max(r["fr"], 1e-9) for r in with_lb)
+                if with_lb
+                else "-"
+            )
+        with_lb = [r for r in rs if r["lb"] is not None and r["solver"] == "greedy"]
+        row["LB"] = statistics.mean(r["lb"] for r in with_lb) if with_lb else "-"
+        row["lb_ok"] = all(r["lb_ok"] for r in rs)
         proofs = [r for r in by["cpsat"] if r["status"] == "OPTIMAL"]
         row["cpsat_proven"] = f"{len(proofs)}/{len(by['cpsat'])}"
         row["t_proof_s"] = statistics.mean(r["time_s"] for r in proofs) if proofs else "-"
-        row["all_valid"] = all(r["valid"] for r in rs)
+        row["all_valid"] = all(r["valid"] for r in rs) and row["lb_ok"]
         rows.append(row)
     return rows
 
@@ -181,16 +208,29 @@ def run(args: argparse.Namespace) -> int:
         "greedy_FR",
         "cpsat_FR",
         "lns_FR",
+        "LB",
+        "greedy_gap_LB",
+        "cpsat_gap_LB",
+        "lns_gap_LB",
+        "cpsat_bounded",
+        "cpsat_bound",
+        "cpsat_gap",
+        "lns_bounded",
+        "lns_bound",
+        "lns_gap",
+        "greedy_proven",
+        "cpsat_proven",
+        "lns_proven",
+        "t_proof_s",
         "cpsat/greedy_red",
         "lns/greedy_red",
         "greedy_opt_share",
         "cpsat_opt_share",
         "lns_opt_share",
-        "cpsat_proven",
-        "t_proof_s",
         "greedy_moves",
         "cpsat_moves",
         "lns_moves",
+        "lb_ok",
         "all_valid",
     ]
     print(format_table(rows, cols))

@@ -44,7 +44,10 @@ Objective
 Bound (measured, issue 4). The LP relaxation moves fractions of VMs, so every
 unit's free CPU can be made a multiple of F at no migration cost: the root
 bound is ``Q <= T / F`` (87 slots on the medium snapshot, i.e. FR >= 0.0014),
-and no run proves optimality. Tried and not kept (medium, seed-0 generated
+and no run proves optimality; :mod:`.bound` computes a valid, much tighter
+bound outside the model. As a cut (:func:`add_remainder_bound`) it made the
+search worse (off by default, see :class:`.exact.CpsatArgs`). Tried
+and not kept (medium, seed-0 generated
 instance, MNL 10, 2 workers): a one-hot table per unit over the reachable free
 values (``e``, ``rem`` and ``slots`` as linear functions of the booleans) with
 a per-unit lower bound on the moves touching the unit (BFS over the VM shares
@@ -301,6 +304,23 @@ def set_slot_objective(cm: ClassModel) -> int:
     cm.model.add(f * cp_model.LinearExpr.sum(slots) <= t_scope)
     cm.model.maximize(cp_model.LinearExpr.sum(slots))
     return t_scope
+
+
+def add_remainder_bound(cm: ClassModel, frag_lb: int, free_constant: bool) -> None:
+    """The valid cut ``R >= frag_lb`` from :mod:`.bound` (computed outside the
+    model; valid here too: every model solution is a final state with at most
+    ``MNL`` VMs displaced, which the bound covers): ``sum rem >= frag_lb -
+    R_fixed`` and, when ``T`` is ``T0`` for every plan (``free_constant``,
+    :attr:`.bound.RemainderBound.conserved`, and the model's own
+    ``constant_free``), ``F * Q <= R_fixed + T_scope - frag_lb``, so that
+    CP-SAT's objective bound meets an incumbent that reaches it and the
+    search stops (proven)."""
+    cm.model.add(cp_model.LinearExpr.sum(cm.rem) >= frag_lb - cm.frag_fixed)
+    if cm.constant_free and free_constant:
+        f = cm.state.problem.fragment_cores
+        t_scope = cm.state.free_sum - cm.free_fixed
+        slots = [v[0] for _, _, v in cm.unit_vars]
+        cm.model.add(f * cp_model.LinearExpr.sum(slots) <= cm.frag_fixed + t_scope - frag_lb)
 
 
 def set_ratio_objective(cm: ClassModel, frag_weight: int, free_weight: int) -> None:

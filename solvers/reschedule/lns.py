@@ -12,6 +12,11 @@ solved to optimality and shrinks after one that timed out.
 
 At the end, the final placement is turned into moves from the snapshot and
 sequenced (:mod:`.sequencing`); when that fails the greedy plan is returned.
+
+Bound: when its estimated time (:func:`.bound.estimated_bound_s`) is at most
+``BOUND_SHARE`` of the budget, the lower bound of :mod:`.bound` is computed
+after greedy and reported as ``best_bound``; the search stops once the
+incumbent meets it, and a returned plan that meets it is OPTIMAL.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from optsched.registry import register
 from optsched.results import SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
 from optsched.solvers.reschedule import cpsat_model as cpm
+from optsched.solvers.reschedule.bound import RemainderBound, estimated_bound_s, remainder_bound
 from optsched.solvers.reschedule.classes import Slot, VmClass, vm_classes
 from optsched.solvers.reschedule.exact import CpsatArgs, solve_model
 from optsched.solvers.reschedule.greedy import greedy
@@ -44,6 +50,7 @@ GROW, SHRINK = 1.5, 0.7
 SUBSOLVE_S = 0.4  # time limit of one sub-problem (small models: presolve dominates)
 GREEDY_SHARE = 0.8  # at most, for the greedy start (the incumbent); it stops by itself
 SEQUENCING_SHARE = 0.1
+BOUND_SHARE = 0.25  # of the budget at most (estimated), for the lower bound
 
 
 @dataclass(frozen=True)
@@ -158,8 +165,13 @@ def lns_plan(problem: VmRescheduling, budget: Budget, args: LnsArgs, solver: str
     rng = np.random.default_rng(args.cpsat.random_seed)
     size, rounds, wins = args.initial_hosts, 0, 0
     stop = budget.deadline - budget.seconds * SEQUENCING_SHARE
+    lb = None
+    if estimated_bound_s(origin) <= budget.seconds * BOUND_SHARE:
+        lb = remainder_bound(origin, problem.migration_limit, stop)
     trace = [(time.monotonic() - started, cur.fragment_rate())]
     while time.monotonic() < stop - 0.05:
+        if lb is not None and lb.proves(cur.frag_sum, cur.free_sum):
+            break
         hosts = _neighbourhood(cur, size, rng)
         better, proven = improve(
             cur, origin, hosts, min(args.subsolve_s, stop - time.monotonic()), args
@@ -177,6 +189,7 @@ def lns_plan(problem: VmRescheduling, budget: Budget, args: LnsArgs, solver: str
         solver,
         started,
         fr0,
+        lb,
         rounds=rounds,
         improvements=wins,
         trace=trace,
@@ -191,8 +204,16 @@ def _finish(
     solver: str,
     started: float,
     fr0: float,
+    lb: RemainderBound | None,
     **stats: Any,
 ) -> SolveResult:
+    if lb is not None:
+        stats.update(best_bound=lb.rate, bound_frag=lb.frag, bound_lp=lb.lp, bound_s=lb.seconds)
+
+    def status(st: RescheduleState) -> Status:
+        proven = lb is not None and lb.proves(st.frag_sum, st.free_sum)
+        return Status.OPTIMAL if proven else Status.FEASIBLE
+
     moved = np.nonzero(_moved(cur, origin))[0]
     moves = [(int(v), int(cur.vm_host[v]), cur.placements[int(cur.vm_place[v])]) for v in moved]
     done = origin.copy()
@@ -201,7 +222,7 @@ def _finish(
         return state_result(
             done,
             solver=solver,
-            status=Status.FEASIBLE,
+            status=status(done),
             started=started,
             fr_before=fr0,
             message=seq.message,
@@ -212,7 +233,7 @@ def _finish(
     return state_result(
         better,
         solver=solver,
-        status=Status.FEASIBLE,
+        status=status(better),
         started=started,
         fr_before=fr0,
         message=seq.message or "LNS found nothing better than greedy",

@@ -3,9 +3,11 @@ NUMA nodes, VMs with memory proportional to CPU)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 
 from optsched.datasets.vmr2l import DEPLOYMENT_SET_LABEL
+from optsched.metrics import fragment_rate
 from optsched.model import (
     CPU_CORES,
     HOSTNAME_KEY,
@@ -18,6 +20,7 @@ from optsched.model import (
     NumaNode,
     Resources,
     Snapshot,
+    compile_snapshot,
 )
 from optsched.problems.cluster import VmRescheduling
 
@@ -95,3 +98,55 @@ def snapshot(
 
 def problem(snap: Snapshot, mnl: int, **kw: object) -> VmRescheduling:
     return VmRescheduling(snap, mnl, **kw)  # type: ignore[arg-type]
+
+
+def plain_node(name: str, cpu: int = 16, *, cluster: str = "c", schedulable: bool = True) -> Node:
+    """A host without NUMA layout (one unit)."""
+    return Node(
+        name,
+        Resources.of({CPU_CORES: cpu, MEMORY_MB: cpu * MB_PER_CORE}),
+        schedulable=schedulable,
+        cluster=cluster,
+    )
+
+
+def brute_force(p: VmRescheduling) -> float:
+    """Min fragment rate over every final placement with at most MNL VMs
+    displaced (a superset of the plans: a plan may need extra moves to reach
+    its final placement), by the metrics module and the compiled snapshot,
+    independent of the solvers' state. Anti-affinity is not checked (callers
+    use snapshots without it)."""
+    snap = p.snapshot
+    best = fragment_rate(snap, p.fragment_cores)
+    options = [
+        [
+            Assignment(nd.name, ks)
+            for nd in snap.nodes
+            for ks in (([(0, 1)] if it.numa_split else [(0,), (1,)]) if nd.numa else [()])
+            if nd.numa or not it.numa_split
+        ]
+        for it in snap.items
+    ]
+    for k in range(1, p.migration_limit + 1):
+        for movers in itertools.combinations(range(len(snap.items)), k):
+            for targets in itertools.product(*(options[m] for m in movers)):
+                final = dict(snap.assignments)
+                for m, a in zip(movers, targets, strict=True):
+                    final[snap.items[m].item_id] = a
+                if _feasible(p, final):
+                    best = min(best, fragment_rate(snap.with_assignments(final), p.fragment_cores))
+    return best
+
+
+def _feasible(p: VmRescheduling, final: dict[str, Assignment]) -> bool:
+    snap = p.snapshot
+    for it in snap.items:
+        a, a0 = final[it.item_id], snap.assignments[it.item_id]
+        if a != a0 and (
+            not it.movable
+            or not p.is_destination(a.node)
+            or snap.node(a.node).cluster != it.cluster
+        ):
+            return False
+    cc = compile_snapshot(snap.with_assignments(final))
+    return bool((cc.numa_used() <= cc.numa_capacity).all() and (cc.used() <= cc.capacity).all())

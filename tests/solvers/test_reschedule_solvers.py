@@ -1,15 +1,12 @@
-import itertools
 import time
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reschedule_cases import node, problem, snapshot, vm
+from reschedule_cases import brute_force, node, problem, snapshot, vm
 
 from optsched.budget import Budget
-from optsched.metrics import fragment_rate
-from optsched.model import Assignment, compile_snapshot
 from optsched.problems.cluster import VmRescheduling
 from optsched.registry import create
 from optsched.results import SolveResult, Status
@@ -90,44 +87,6 @@ def test_several_clusters_and_excluded_hosts() -> None:
         assert final["u"].node == "a0" and final["w"].node == "b0"
 
 
-def _brute_force(p: VmRescheduling) -> float:
-    """Min FR over every final placement with at most MNL VMs moved."""
-    snap, st0 = p.snapshot, RescheduleState.from_problem(p)
-    best = fragment_rate(snap, p.fragment_cores)
-    options = [
-        [
-            (h, ks)
-            for h in range(st0.n_hosts)
-            for ks in st0.placements
-            if len(ks) == (2 if it.numa_split else 1)
-        ]
-        for it in snap.items
-    ]
-    for k in range(1, p.migration_limit + 1):
-        for movers in itertools.combinations(range(len(snap.items)), k):
-            for targets in itertools.product(*(options[m] for m in movers)):
-                final = dict(snap.assignments)
-                for m, (h, ks) in zip(movers, targets, strict=True):
-                    final[snap.items[m].item_id] = Assignment(snap.nodes[h].name, ks)
-                if _feasible(p, final):
-                    best = min(best, fragment_rate(snap.with_assignments(final), p.fragment_cores))
-    return best
-
-
-def _feasible(p: VmRescheduling, final: dict[str, Assignment]) -> bool:
-    snap = p.snapshot
-    for it in snap.items:
-        a, a0 = final[it.item_id], snap.assignments[it.item_id]
-        if a != a0 and (
-            not it.movable
-            or not p.is_destination(a.node)
-            or snap.node(a.node).cluster != it.cluster
-        ):
-            return False
-    cc = compile_snapshot(snap.with_assignments(final))
-    return bool((cc.numa_used() <= cc.numa_capacity).all() and (cc.used() <= cc.capacity).all())
-
-
 @st.composite
 def _tiny(draw: st.DrawFn) -> VmRescheduling:
     hosts = [node(f"h{i}", 8) for i in range(draw(st.integers(2, 3)))]
@@ -163,7 +122,7 @@ def test_aggregated_model_equals_per_vm_brute_force(p: VmRescheduling) -> None:
     end = start.copy()
     for v, h, numa in disaggregate(start, classes, cm.counts(opt.values)):
         end.move(v, h, numa, check=False)
-    assert end.fragment_rate() == pytest.approx(_brute_force(p))
+    assert end.fragment_rate() == pytest.approx(brute_force(p))
     assert (
         len({v for v, _, _ in disaggregate(start, classes, cm.counts(opt.values))})
         <= p.migration_limit
