@@ -102,6 +102,8 @@ def rollout(
     state = env.reset(n_copies)
     out = Rollout(state, env.fragment_rate(state)[None])
     m = env.inst.n_vms
+    if m == 0:  # nothing that could move: the empty plan
+        state.done[:] = True
     frs = [out.fr[0]]
     while not state.done.all():
         if deadline is not None and time.monotonic() > deadline:

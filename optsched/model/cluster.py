@@ -100,7 +100,9 @@ class Item:
     """A pod or a VM.
 
     ``numa_split``: for NUMA-aware placement, the item sits on one NUMA node
-    (False) or splits its request evenly over two (True). ``owner`` groups
+    (False) or splits its request evenly over two (True); a split item's
+    quantities must be even, so that every layer (validator, solvers, the
+    learned policy's features) agrees on the half. ``owner`` groups
     items under one disruption budget (a ReplicaSet, a deployment set).
     """
 
@@ -132,6 +134,14 @@ class Item:
             raise DomainError(
                 f"items[{self.item_id}].kind", f"must be 'pod' or 'vm', got {self.kind!r}"
             )
+        if self.numa_split:
+            for name, q in self.requests.items():
+                if q % 2:
+                    raise DomainError(
+                        f"items[{self.item_id}].requests.{name}",
+                        f"a NUMA-split item puts half of each quantity on each of two NUMA "
+                        f"nodes, so it must be even, got {q}",
+                    )
         object.__setattr__(self, "labels", dict(self.labels))
         object.__setattr__(self, "node_selector", dict(self.node_selector))
 

@@ -193,7 +193,6 @@ NUMA_CASES = [
     ("non split on two", vm("v", 8), Assignment("h", (0, 1)), {"numa_layout"}),
     ("split on one", vm("v", 8, numa_split=True), Assignment("h", (0,)), {"numa_layout"}),
     ("split repeats", vm("v", 8, numa_split=True), Assignment("h", (1, 1)), {"numa_layout"}),
-    ("split odd request", vm("v", 7, numa_split=True), Assignment("h", (0, 1)), {"numa_layout"}),
     ("numa over", vm("v", 20), Assignment("h", (0,)), {"numa_capacity"}),
     (
         "split over",
@@ -215,6 +214,14 @@ def test_numa(case: tuple) -> None:  # type: ignore[type-arg]
     _, v, where, expected = case
     report = validate(numa_problem(v), result(place(v.item_id, where)))
     assert report.codes() == expected, report.summary(20)
+
+
+def test_split_item_with_odd_request_is_refused_at_construction() -> None:
+    from optsched.errors import DomainError
+
+    with pytest.raises(DomainError) as exc:
+        vm("v", 7, numa_split=True)
+    assert exc.value.field == "items[v].requests.cpu_cores"
 
 
 def test_numa_capacity_after_earlier_vm_and_reserved() -> None:

@@ -55,7 +55,7 @@ def _node(i: int, numa_cpu: int, flat: bool, draw: st.DrawFn) -> Node:
 
 
 def _vm(j: int, cluster: str, split: bool, draw: st.DrawFn) -> Item:
-    cpu = draw(st.sampled_from([1, 2, 3, 4, 8] if not split else [2, 4, 8, 3]))
+    cpu = draw(st.sampled_from([1, 2, 3, 4, 8] if not split else [2, 4, 6, 8]))
     group = draw(st.sampled_from([None, None, "a", "b"]))
     key = draw(st.sampled_from([HOSTNAME_KEY, RACK_KEY]))
     anti = (AffinityTerm(LabelSelector({SET_LABEL: group}), key),) if group else ()

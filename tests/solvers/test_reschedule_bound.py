@@ -30,7 +30,7 @@ def _instances(draw: st.DrawFn, exotic: bool = True) -> VmRescheduling:
     """2-3 hosts over clusters A and B (NUMA nodes of 8 cores with
     reservations, or, ``exotic``, hosts without NUMA layout), some not
     schedulable or excluded; 1-4 VMs of 1-6 cores, some pinned, and,
-    ``exotic``, odd split VMs and VMs in another cluster than their host's."""
+    ``exotic``, VMs in another cluster than their host's."""
     n_hosts = draw(st.integers(2, 3))
     hosts: list[Node] = []
     free: dict[tuple[int, int], int] = {}
@@ -52,8 +52,8 @@ def _instances(draw: st.DrawFn, exotic: bool = True) -> VmRescheduling:
     for j in range(draw(st.integers(1, 4))):
         h = draw(st.integers(0, n_hosts - 1))
         cpu, split = draw(st.sampled_from([1, 2, 3, 4, 6])), draw(st.booleans())
-        if split and not exotic:
-            cpu += cpu % 2  # odd split VMs: see test_bound_never_exceeds_a_validated_solver_answer
+        if split:
+            cpu += cpu % 2  # the model refuses a split item with an odd request
         numa_host = bool(hosts[h].numa)
         numa: tuple[int, ...] = (
             ((0, 1) if split else (draw(st.integers(0, 1)),)) if numa_host else ()
@@ -65,7 +65,7 @@ def _instances(draw: st.DrawFn, exotic: bool = True) -> VmRescheduling:
         for u in units:
             free[u] -= use
             mem[u] -= use_mem
-        host_free[h] -= cpu  # an odd split VM uses one core more than its shares
+        host_free[h] -= cpu
         cluster = hosts[h].cluster
         if exotic and draw(st.integers(0, 4)) == 0:
             cluster = draw(st.sampled_from(["A", "B"]))
@@ -113,10 +113,6 @@ def test_without_migrations_the_bound_is_the_start(p: VmRescheduling) -> None:
 @settings(max_examples=12, deadline=None)
 @given(_instances(exotic=False))
 def test_bound_never_exceeds_a_validated_solver_answer(p: VmRescheduling) -> None:
-    # without odd split VMs: the validator counts ceil(q / 2) of a split VM on
-    # each NUMA node (validation/_usage.py), the solvers' state and the
-    # compiled model q // 2, so their fragment rates differ there; the shipped
-    # snapshots have none
     lb = remainder_bound(RescheduleState.from_problem(p))
     assert lb is not None
     for name in SOLVERS:
