@@ -48,7 +48,7 @@ def test_without_migrations_the_bound_is_the_start(p: VmRescheduling) -> None:
 
 
 @settings(max_examples=12, deadline=None)
-@given(instances(exotic=False))
+@given(instances(exotic=True))
 def test_bound_never_exceeds_a_validated_solver_answer(p: VmRescheduling) -> None:
     lb = remainder_bound(RescheduleState.from_problem(p))
     assert lb is not None
@@ -109,7 +109,7 @@ def test_bound_on_the_shipped_medium_snapshot(mnl: int) -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(instances(exotic=False))
+@given(instances(exotic=True))
 def test_the_cut_keeps_the_optimum(p: VmRescheduling) -> None:
     # the class model with the bound as a cut still finds the brute-force optimum
     start = RescheduleState.from_problem(p)
