@@ -14,13 +14,18 @@ Data
     resources of a unit with every class VM removed (capacity less reservation
     less VMs that stay); ``F`` the fragment size; ``MNL`` the migration limit.
 Variables
-    ``x[c, h, p]`` integer: VMs of ``c`` on ``(h, p)`` at the end (only where
-    ``h`` is in ``c``'s cluster and is a destination, or ``init > 0``; on a
-    host that is no destination ``x <= init``). ``o[c, h, p]`` integer in
-    ``[0, init]``: VMs of ``c`` leaving ``(h, p)``. ``slots[h, k]`` integer and
+    ``x[c, h, p]`` integer: VMs of ``c`` on ``(h, p)`` at the end, where
+    ``c`` may arrive (``h`` a destination in ``c``'s cluster, ``p`` of ``c``'s
+    width on NUMA slots of ``h``) or ``init > 0``; at a start position where
+    ``c`` may not arrive, ``x <= init``: a VM in another cluster than its
+    host's, or a split VM sitting whole on a host without NUMA layout (which
+    uses its whole request there, not the share ``s_c``), may stay.
+    ``o[c, h, p]`` integer in ``[0, init]``: VMs of ``c`` leaving ``(h, p)``,
+    at every start position. ``slots[h, k]`` integer and
     ``rem[h, k]`` in ``[0, F - 1]`` for counted units.
 Constraints
-    * conservation: ``sum_{h, p} x[c, h, p] = n_c`` (a VM stays in its cluster);
+    * conservation: ``sum_{h, p} x[c, h, p] = n_c`` (a VM ends at its start
+      or in its cluster);
     * capacity: ``sum_{c, p ∋ k} s_c x[c, h, p] <= base[h, k]`` per resource,
       and the host-level request sum within the host's free amount where the
       NUMA constraints do not imply it;
@@ -143,23 +148,42 @@ def _base_free(cm: ClassModel) -> tuple[np.ndarray, np.ndarray]:
     return base, base_host
 
 
+def unit_use(cls: VmClass, placement: tuple[int, ...]) -> np.ndarray:
+    """[R] what one VM of ``cls`` uses on each NUMA slot of ``placement``:
+    its share on a placement of the class's width, and its whole request
+    where a split VM sits on the single unit of a host without NUMA layout
+    (the state's :meth:`~.state.RescheduleState.usage`)."""
+    return np.asarray(cls.request, dtype=np.int64) // len(placement)
+
+
+def receives(st: RescheduleState, cls: VmClass, h: int, placement: tuple[int, ...]) -> bool:
+    """Whether VMs of ``cls`` may move to ``(h, placement)``: a destination in
+    the class's cluster, a placement of the class's width on NUMA slots that
+    exist on ``h``."""
+    return bool(
+        st.host_dest[h]
+        and st.host_cluster[h] == cls.cluster
+        and len(placement) == cls.width
+        and st.numa_valid[h, list(placement)].all()
+    )
+
+
 def _add_variables(cm: ClassModel, base: np.ndarray) -> None:
+    # a count wherever the class may arrive, and at every start position, which
+    # may be one no VM of the class can move to (a VM in another cluster than
+    # its host's, a split VM on a host without NUMA layout): there ``x <= init``
     st = cm.state
     for c, cls in enumerate(cm.classes):
-        share = cls.share
-        for h in cm.hosts:
-            h = int(h)
-            if st.host_cluster[h] != cls.cluster:
-                continue
+        for h in (int(x) for x in cm.hosts):
             for p, ks in enumerate(st.placements):
                 n0 = cm.init.get((c, h, p), 0)
-                if len(ks) != cls.width or not st.numa_valid[h, list(ks)].all():
+                arrive = receives(st, cls, h, ks)
+                if n0 == 0 and not arrive:
                     continue
-                if not st.host_dest[h] and n0 == 0:
-                    continue
-                ub = len(cls.vms) if st.host_dest[h] else n0
-                for r in np.nonzero(share > 0)[0]:
-                    ub = min(ub, int(base[h, list(ks), r].min() // share[r]))
+                ub = len(cls.vms) if arrive else n0
+                use = unit_use(cls, ks)
+                for r in np.nonzero(use > 0)[0]:
+                    ub = min(ub, int(base[h, list(ks), r].min() // use[r]))
                 ub = max(ub, n0)
                 key = (c, h, p)
                 cm.x[key] = cm.model.new_int_var(0, ub, f"x_{c}_{h}_{p}")
@@ -179,14 +203,15 @@ def _add_conservation(cm: ClassModel) -> None:
 def _add_capacity(cm: ClassModel, base: np.ndarray, base_host: np.ndarray) -> None:
     # per NUMA node and resource, and per host where the NUMA nodes do not imply it
     st = cm.state
-    unit_use: dict[tuple[int, int], list[tuple[int, np.ndarray, cp_model.IntVar]]] = {}
+    per_unit: dict[tuple[int, int], list[tuple[int, np.ndarray, cp_model.IntVar]]] = {}
     host_use: dict[int, list[tuple[np.ndarray, cp_model.IntVar]]] = {}
     for (c, h, p), var in cm.x.items():
         cls = cm.classes[c]
+        use = unit_use(cls, st.placements[p])
         for k in st.placements[p]:
-            unit_use.setdefault((h, k), []).append((c, cls.share, var))
+            per_unit.setdefault((h, k), []).append((c, use, var))
         host_use.setdefault(h, []).append((np.asarray(cls.request), var))
-    for (h, k), terms in unit_use.items():
+    for (h, k), terms in per_unit.items():
         for r in range(len(st.resources)):
             coef = [(int(s[r]), v) for _, s, v in terms if s[r] > 0]
             if coef:
@@ -258,9 +283,9 @@ def _add_slots(cm: ClassModel, base: np.ndarray) -> None:
     cm.constant_free = not prob.memory_aware and not starts_uncounted
     use: dict[tuple[int, int], list[tuple[int, int, cp_model.IntVar]]] = {}
     for (c, h, p), var in cm.x.items():
+        share = unit_use(cm.classes[c], st.placements[p])
+        mem = int(share[st.mem_col]) if st.mem_col >= 0 else 0
         for k in st.placements[p]:
-            share = cm.classes[c].share
-            mem = int(share[st.mem_col]) if st.mem_col >= 0 else 0
             use.setdefault((h, k), []).append((int(share[st.cpu_col]), mem, var))
     for h in (int(x) for x in cm.hosts):
         for k in (int(x) for x in np.nonzero(counted[h])[0]):

@@ -100,7 +100,12 @@ def _park(state: RescheduleState, vm: int, busy_hosts: set[int]) -> bool:
 
 def sequence(state: RescheduleState, moves: list[Move], migration_limit: int) -> Sequenced:
     """Apply ``moves`` to ``state`` in an executable order (see the module
-    docstring); ``state.actions`` receives every migration made."""
+    docstring); ``state.actions`` receives every migration made. Moves that
+    exceed ``migration_limit`` on their own are not applied (all unresolved)."""
+    if len(state.actions) + len(moves) > migration_limit:
+        return Sequenced(
+            0, tuple(moves), f"{len(moves)} moves exceed the migration limit of {migration_limit}"
+        )
     pending = _apply_ready(state, list(moves))
     parked = 0
     while pending:

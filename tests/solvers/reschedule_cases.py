@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 
+from hypothesis import strategies as st
+
 from optsched.datasets.vmr2l import DEPLOYMENT_SET_LABEL
 from optsched.metrics import fragment_rate
 from optsched.model import (
@@ -107,6 +109,67 @@ def plain_node(name: str, cpu: int = 16, *, cluster: str = "c", schedulable: boo
         Resources.of({CPU_CORES: cpu, MEMORY_MB: cpu * MB_PER_CORE}),
         schedulable=schedulable,
         cluster=cluster,
+    )
+
+
+@st.composite
+def instances(draw: st.DrawFn, exotic: bool = True) -> VmRescheduling:
+    """2-3 hosts over clusters A and B (NUMA nodes of 8 cores with
+    reservations, or, ``exotic``, hosts without NUMA layout), some not
+    schedulable or excluded; 1-4 VMs of 1-6 cores, some pinned, and,
+    ``exotic``, VMs in another cluster than their host's."""
+    n_hosts = draw(st.integers(2, 3))
+    hosts: list[Node] = []
+    free: dict[tuple[int, int], int] = {}
+    for i in range(n_hosts):
+        cluster = "A" if i == 0 else draw(st.sampled_from(["A", "B"]))
+        schedulable = i == 0 or draw(st.booleans())
+        if exotic and draw(st.integers(0, 3)) == 0:
+            hosts.append(plain_node(f"h{i}", 12, cluster=cluster, schedulable=schedulable))
+            free[(i, 0)] = 12
+        else:
+            reserved = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+            hosts.append(
+                node(f"h{i}", 8, cluster=cluster, schedulable=schedulable, reserved_cpu=reserved)
+            )
+            free[(i, 0)], free[(i, 1)] = 8 - reserved[0], 8 - reserved[1]
+    host_free = [sum(v for (h, _), v in free.items() if h == i) for i in range(n_hosts)]
+    mem = {u: v * MB_PER_CORE for u, v in free.items()}
+    placed: list[tuple[Item, str, tuple[int, ...]]] = []
+    for j in range(draw(st.integers(1, 4))):
+        h = draw(st.integers(0, n_hosts - 1))
+        cpu, split = draw(st.sampled_from([1, 2, 3, 4, 6])), draw(st.booleans())
+        if split:
+            cpu += cpu % 2  # the model refuses a split item with an odd request
+        numa_host = bool(hosts[h].numa)
+        numa: tuple[int, ...] = (
+            ((0, 1) if split else (draw(st.integers(0, 1)),)) if numa_host else ()
+        )
+        units = [(h, k) for k in numa] or [(h, 0)]
+        use, use_mem = cpu // len(units), cpu * MB_PER_CORE // len(units)
+        if not all(free[u] >= use and mem[u] >= use_mem for u in units) or host_free[h] < cpu:
+            continue
+        for u in units:
+            free[u] -= use
+            mem[u] -= use_mem
+        host_free[h] -= cpu
+        cluster = hosts[h].cluster
+        if exotic and draw(st.integers(0, 4)) == 0:
+            cluster = draw(st.sampled_from(["A", "B"]))
+            if not any(nd.cluster == cluster for nd in hosts):
+                cluster = hosts[h].cluster
+        movable = j == 0 or draw(st.booleans())
+        placed.append(
+            (vm(f"v{j}", cpu, split=split, movable=movable, cluster=cluster), f"h{h}", numa)
+        )
+    excluded = frozenset(
+        {f"h{draw(st.integers(0, n_hosts - 1))}"} if draw(st.integers(0, 3)) == 0 else set()
+    )
+    return problem(
+        snapshot(hosts, placed),
+        draw(st.integers(1, 2)),
+        fragment_cores=draw(st.sampled_from([3, 4])),
+        excluded_hosts=excluded,
     )
 
 

@@ -48,3 +48,20 @@ def test_cycle_is_reported_without_room_or_migrations() -> None:
         assert not out.complete and "cycle" in out.message
         assert state.plan().moves == []
         _validate(p, state)
+
+
+def test_moves_beyond_the_limit_are_not_applied() -> None:
+    # two independent moves that each fit now, with room for only one migration
+    snap = snapshot(
+        [node("h0"), node("h1")],
+        [(vm("a", 4), "h0", (0,)), (vm("b", 4), "h0", (1,))],
+    )
+    p = problem(snap, 1)
+    state = RescheduleState.from_problem(p)
+    a, b = state.vm_ids.index("a"), state.vm_ids.index("b")
+    moves = [(a, 1, (0,)), (b, 1, (1,))]
+    assert all(state.can_move(v, h, numa) for v, h, numa in moves)
+    out = sequence(state, moves, p.migration_limit)
+    assert not out.complete and out.unresolved == tuple(moves)
+    assert state.plan().moves == []
+    _validate(p, state)
