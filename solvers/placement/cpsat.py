@@ -211,6 +211,17 @@ class CpsatPlacement:
             return SolveResult(
                 Status.INFEASIBLE, self.name, wall_time_s=wall, message=msg, stats=run.stats
             )
+        if run.best is None:
+            msg = (
+                "no valid answer in time: the snapshot breaks a rule and CP-SAT found no repair yet"
+            )
+            return SolveResult(
+                Status.NO_SOLUTION_IN_TIME,
+                self.name,
+                wall_time_s=wall,
+                message=msg,
+                stats=run.stats,
+            )
         primary = evaluate(topo.problem, run.best).primary(tier_weights(tier_counts(topo)))
         n1 = run.stats["level1_stages"]
         bound = pooled_placed_bound(topo)[1]
