@@ -117,3 +117,33 @@ class _Builder:
                 f"{i}: no node can hold it mid-plan; evicted, then placed on {a.node}"
             )
         return todo
+
+
+def plan_violations(topo: Topology, plan: Plan) -> list[str]:
+    """Rules that ``plan`` breaks although its final assignment meets every
+    rule of the model: breaking a cycle of moves costs an extra move (parking)
+    or, when no node has room mid-plan, an eviction of the moving item; that
+    eviction is not allowed for an item that may not be evicted, and the
+    extra actions count against disruption budgets and the move limit. The
+    final assignment is then not reachable by this plan (empty: executable)."""
+    problem = topo.problem
+    snap = topo.cc.snapshot
+    out: list[str] = []
+    disrupted: dict[str, int] = {}
+    moves = 0
+    for a in plan.actions:
+        if a.kind is ActionKind.PLACE:
+            continue
+        item = snap.item(a.item_id)
+        if a.kind is ActionKind.MOVE:
+            moves += 1
+        elif not problem.may_evict(item):
+            out.append(f"{a.item_id} may not be evicted, and its move waits on a cycle")
+        if item.owner in snap.disruption_budgets:
+            disrupted[item.owner] = disrupted.get(item.owner, 0) + 1
+    for owner, n in sorted(disrupted.items()):
+        if n > snap.disruption_budgets[owner]:
+            out.append(f"{n} disruptions of {owner}, budget {snap.disruption_budgets[owner]}")
+    if problem.max_moves is not None and moves > problem.max_moves:
+        out.append(f"{moves} moves, limit {problem.max_moves}")
+    return out
