@@ -8,7 +8,8 @@ room reaches the pods that were waiting for it.
 
 When only moves remain and none can go (a cycle: A waits for B's node and B
 for A's), one of them is parked on a node that has room now (an extra move)
-and finishes from there. When no node can take it, the move is carried out as
+and finishes from there; an item is parked at most once, which bounds the
+plan. When no node can take it, the move is carried out as
 Kubernetes carries out every pod move anyway: evict, then place the
 replacement once its target has room; the plan's notes say so.
 """
@@ -40,6 +41,7 @@ class _Builder:
         self.where: dict[str, Assignment] = dict(self.snap.assignments)
         self.actions: list[Action] = []
         self.notes: list[str] = []
+        self.parked: set[str] = set()
 
     def build(self, final: Mapping[str, Assignment]) -> tuple[Plan, list[str]]:
         snap = self.snap
@@ -99,13 +101,17 @@ class _Builder:
             self.actions.append(Action(ActionKind.PLACE, i, target=a))
             self.notes.append(f"{i}: its required affinity holds once the plan completes")
             return todo[1:]
-        i, a = moves[0]
+        # each item is parked at most once (an item parked again could
+        # bounce between two nodes forever); then the move becomes an eviction
+        fresh = [s for s in moves if s[0] not in self.parked]
+        i, a = (fresh or moves)[0]
         m = self.snap.item_index[i]
         src = self.where[i]
         self._leave(i)
         mask = self.state.feasible_nodes(m)
         mask[self.snap.node_index[src.node]] = False
-        if mask.any():
+        if fresh and mask.any():
+            self.parked.add(i)
             park = int(np.argmax(np.where(mask, self.state.free.sum(axis=1), -1)))
             park_at = Assignment(self.snap.nodes[park].name, self.state.numa_slot(m, park))
             self._arrive(i, park_at)
