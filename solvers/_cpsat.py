@@ -8,6 +8,7 @@ Kept generic on purpose (no problem-specific code), so any CP-SAT model in
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ortools.sat.python import cp_model
 
@@ -45,7 +46,7 @@ def make_solver(
     return solver
 
 
-def map_status(cp_status: int) -> Status:
+def map_status(cp_status: Any) -> Status:  # ortools annotates solve() with the enum wrapper
     """CP-SAT status -> optsched Status. ``UNKNOWN`` means the limit was hit
     before any solution; ``MODEL_INVALID`` is a bug in the model, reported as
     invalid input so that it is never mistaken for infeasibility."""

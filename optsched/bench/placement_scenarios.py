@@ -21,7 +21,7 @@ import random
 
 import numpy as np
 
-from optsched.model import Assignment, Item, Node, Snapshot
+from optsched.model import Assignment, Item, Node, Resources, Snapshot
 
 MB_PER_MIB = 1_048_576 / 1_000_000
 PODS_PER_NODE_LIMIT = 110  # kubelet's default maxPods
@@ -45,7 +45,7 @@ def replica_sets(rng: random.Random, n_pods: int, levels: int) -> list[Item]:
             pods.append(
                 Item(
                     f"default/{owner}-{r}",
-                    {"cpu_millis": cpu, "memory_mib": mem, "pods": 1},
+                    Resources.of({"cpu_millis": cpu, "memory_mib": mem, "pods": 1}),
                     priority=prio,
                     owner=owner,
                     labels={"app": owner},
@@ -66,7 +66,7 @@ def identical_nodes(
         "pods": max_pods,
     }
     return [
-        Node(f"node-{i:05d}", cap, labels={"kubernetes.io/hostname": f"node-{i:05d}"})
+        Node(f"node-{i:05d}", Resources.of(cap), labels={"kubernetes.io/hostname": f"node-{i:05d}"})
         for i in range(n)
     ]
 

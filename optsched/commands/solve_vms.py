@@ -9,7 +9,7 @@ import argparse
 
 from optsched.commands._placement_io import add_common, problem_options, report, solve
 from optsched.errors import DomainError
-from optsched.model import CPU_CORES, MEMORY_MB, Item, Snapshot
+from optsched.model import CPU_CORES, MEMORY_MB, Item, Resources, Snapshot
 from optsched.problems import VmPlacement
 
 
@@ -40,7 +40,14 @@ def parse_vm(spec: str, k: int) -> Item:
         raise DomainError(
             where, f"cores, memory and priority must be integers, got {spec!r}"
         ) from None
-    return Item(name, requests, priority=priority, kind="vm", numa_split=split, evictable=False)
+    return Item(
+        name,
+        Resources.of(requests, where=where),
+        priority=priority,
+        kind="vm",
+        numa_split=split,
+        evictable=False,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

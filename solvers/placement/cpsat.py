@@ -43,9 +43,15 @@ from optsched.solvers.placement.classes import build_classes, fixed_usage
 from optsched.solvers.placement.extract import add_hint, assignment_from_counts, counts_of
 from optsched.solvers.placement.greedy import PLACEMENT_KINDS, greedy_assign
 from optsched.solvers.placement.kube_default import kube_schedule
-from optsched.solvers.placement.model import PlacementModel, build_model, constrain
+from optsched.solvers.placement.model import (
+    PlacementModel,
+    build_model,
+    constrain,
+    forbid_counts,
+)
 from optsched.solvers.placement.objective import Stage, disruption_stage, placement_stages
 from optsched.solvers.placement.outcome import make_result, tier_counts
+from optsched.solvers.placement.plan import order_plan, plan_violations
 from optsched.solvers.placement.score import evaluate, tier_weights
 from optsched.solvers.placement.state import ClusterState
 from optsched.solvers.placement.topology import Topology, build_topology
@@ -53,6 +59,7 @@ from optsched.solvers.placement.topology import Topology, build_topology
 DEFAULT_MAX_PAIRS = 60_000  # (class, node) pairs: builds in ~2 s at 1,000 nodes on one core
 LEVEL1_SHARE = 0.6  # of the time left after building, for the level-1 stages
 RESULT_RESERVE = 0.1  # of the budget, kept for plan ordering and reasons
+MAX_REPAIRS = 3  # re-solves per stage after cutting off an answer no plan reaches
 
 
 class _FirstSolution(cp_model.CpSolverSolutionCallback):
@@ -174,21 +181,40 @@ class CpsatPlacement:
     def _solve_stage(
         self, pm: PlacementModel, run: _Run, stage: Stage, limit_s: float
     ) -> tuple[Status, int | None]:
-        add_hint(pm, counts_of(pm, run.hint))
-        set_maximize(pm.model, stage.expr.vars, stage.expr.coeffs)
-        solver = make_solver(limit_s, self.num_workers, self.random_seed, keep_hint_feasible=True)
-        callback = _FirstSolution(run.started)
-        status = map_status(solver.solve(pm.model, callback))
-        info = {"stage": stage.name, "status": str(status), "wall_s": solver.wall_time}
-        run.stages.append(info)
-        if callback.first_s is not None:
-            run.stats.setdefault("first_solution_s", callback.first_s)
-        if not status.has_solution:
-            return status, None
-        solution = solver.response_proto.solution
-        counts = {key: int(solution[var]) for key, var in pm.y.items()}
-        moved = [int(solution[v]) for v in pm.moved]
-        final = assignment_from_counts(pm, counts, lambda c: moved[c])
+        deadline = time.monotonic() + limit_s
+        for repair in range(MAX_REPAIRS + 1):
+            add_hint(pm, counts_of(pm, run.hint))
+            set_maximize(pm.model, stage.expr.vars, stage.expr.coeffs)
+            left = deadline - time.monotonic()
+            solver = make_solver(left, self.num_workers, self.random_seed, keep_hint_feasible=True)
+            callback = _FirstSolution(run.started)
+            status = map_status(solver.solve(pm.model, callback))
+            info: dict[str, Any] = {
+                "stage": stage.name,
+                "status": str(status),
+                "wall_s": solver.wall_time,
+            }
+            run.stages.append(info)
+            if callback.first_s is not None:
+                run.stats.setdefault("first_solution_s", callback.first_s)
+            if not status.has_solution:
+                # after a cut, INFEASIBLE means no reachable answer is left
+                # in the model; the incumbent stands, unproven
+                return (status if repair == 0 else Status.FEASIBLE), None
+            solution = solver.response_proto.solution
+            counts = {key: int(solution[var]) for key, var in pm.y.items()}
+            moved = [int(solution[v]) for v in pm.moved]
+            final = assignment_from_counts(pm, counts, moved.__getitem__)
+            broken = plan_violations(run.topo, order_plan(run.topo, final)[0])
+            if not broken:
+                break
+            # no plan reaches this answer (a cycle of moves that only an
+            # eviction or extra disruption could break): cut it off, solve again
+            info["unreachable"] = broken[:3]
+            run.stats["cuts"] = run.stats.get("cuts", 0) + 1
+            forbid_counts(pm, counts)
+            if repair == MAX_REPAIRS or time.monotonic() >= deadline:
+                return Status.FEASIBLE, None
         if (
             run.best is None
             or evaluate(run.topo.problem, final).key() >= evaluate(run.topo.problem, run.best).key()
@@ -199,7 +225,7 @@ class CpsatPlacement:
         info.update(
             objective=solver.objective_value + const, bound=solver.best_objective_bound + const
         )
-        if len(run.stages) == 1:
+        if all(s["stage"] == stage.name for s in run.stages):  # the first stage
             run.stats["level1_bound"] = solver.best_objective_bound + const
         return status, int(round(solver.objective_value)) + const
 
@@ -210,6 +236,17 @@ class CpsatPlacement:
             msg = "the items that may not change (protected, unmovable and not evictable) already break a constraint"
             return SolveResult(
                 Status.INFEASIBLE, self.name, wall_time_s=wall, message=msg, stats=run.stats
+            )
+        if run.best is None:
+            msg = (
+                "no valid answer in time: the snapshot breaks a rule and CP-SAT found no repair yet"
+            )
+            return SolveResult(
+                Status.NO_SOLUTION_IN_TIME,
+                self.name,
+                wall_time_s=wall,
+                message=msg,
+                stats=run.stats,
             )
         primary = evaluate(topo.problem, run.best).primary(tier_weights(tier_counts(topo)))
         n1 = run.stats["level1_stages"]

@@ -84,9 +84,9 @@ def add_hint(pm: PlacementModel, counts: Mapping[tuple[int, Slot], int]) -> None
     for key, var in pm.y.items():
         variables.append(var)
         values.append(int(counts.get(key, 0)))
-    for (c, s), var in pm.keep.items():
+    for (ci, s), var in pm.keep.items():
         variables.append(var)
-        values.append(min(len(pm.classes[c].running[s]), int(counts.get((c, s), 0))))
+        values.append(min(len(pm.classes[ci].running[s]), int(counts.get((ci, s), 0))))
     for c in pm.classes:
         variables.append(pm.moved[c.index])
         values.append(moves_of(c, per_class.get(c.index, {})) if c.may_move else 0)

@@ -62,7 +62,9 @@ def kube_schedule(topo: Topology, preemption: bool = True) -> ClusterState:
         [1, *(budget_left[o] for o in owners)], dtype=np.int64
     )  # slot 0: no budget
     moves_left = problem.max_moves if problem.max_moves is not None else len(snap.items)
-    queue = [(-int(topo.cc.priority[m]), m) for m in np.nonzero(state.node_of < 0)[0]]
+    queue: list[tuple[int, int]] = [
+        (-int(topo.cc.priority[m]), int(m)) for m in np.nonzero(state.node_of < 0)[0]
+    ]
     heapq.heapify(queue)
     while queue:
         _, m = heapq.heappop(queue)
@@ -89,7 +91,7 @@ def kube_schedule(topo: Topology, preemption: bool = True) -> ClusterState:
                     budget_arr[owner_idx[v]] -= 1
                 if problem.may_move(snap.items[v]) and moves_left > 0:
                     moves_left -= 1
-                    heapq.heappush(queue, (-int(topo.cc.priority[v]), v))
+                    heapq.heappush(queue, (-int(topo.cc.priority[v]), int(v)))
         else:
             continue
         state.place(m, n, state.numa_slot(m, n))

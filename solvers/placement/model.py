@@ -345,3 +345,24 @@ def _add_symmetry_breaking(pm: PlacementModel, groups: list[list[int]]) -> None:
             )
         for a, b in zip(loads, loads[1:], strict=False):
             constrain(pm.model, a.plus(b, -1), lb=0)
+
+
+def forbid_counts(pm: PlacementModel, counts: dict[tuple[int, Slot], int]) -> None:
+    """A no-good: at least one count variable differs from ``counts`` (missing
+    keys read as 0). Used to cut off a solution whose final assignment no
+    plan can reach (:func:`.plan.plan_violations`)."""
+    differs = []
+    for key, var in pm.y.items():
+        lo, hi = pm.model.proto.variables[var].domain[0], pm.model.proto.variables[var].domain[-1]
+        v = int(counts.get(key, 0))
+        domain = [d for a, b in ((lo, v - 1), (v + 1, hi)) if a <= b for d in (a, b)]
+        if not domain:
+            continue
+        b = new_var(pm.model, 0, 1)
+        ct = pm.model.proto.constraints.add()
+        ct.enforcement_literal.append(b)
+        ct.linear.vars.append(var)
+        ct.linear.coeffs.append(1)
+        ct.linear.domain.extend(domain)
+        differs.append(b)
+    pm.model.proto.constraints.add().bool_or.literals.extend(differs)

@@ -55,8 +55,8 @@ def placement_stages(pm: PlacementModel) -> list[Stage]:
             end += 1
         expr = Lin()
         for k, w in zip(range(start, end), tier_weights(counts[start:end]), strict=True):
-            for c in by_tier[k]:
-                expr = expr.plus(pm.placed[c], w)
+            for ci in by_tier[k]:
+                expr = expr.plus(pm.placed[ci], w)
         stages.append(Stage(f"tiers {start}-{end - 1}", expr))
         start = end
     return stages

@@ -8,7 +8,8 @@ room reaches the pods that were waiting for it.
 
 When only moves remain and none can go (a cycle: A waits for B's node and B
 for A's), one of them is parked on a node that has room now (an extra move)
-and finishes from there. When no node can take it, the move is carried out as
+and finishes from there; an item is parked at most once, which bounds the
+plan. When no node can take it, the move is carried out as
 Kubernetes carries out every pod move anyway: evict, then place the
 replacement once its target has room; the plan's notes say so.
 """
@@ -40,6 +41,7 @@ class _Builder:
         self.where: dict[str, Assignment] = dict(self.snap.assignments)
         self.actions: list[Action] = []
         self.notes: list[str] = []
+        self.parked: set[str] = set()
 
     def build(self, final: Mapping[str, Assignment]) -> tuple[Plan, list[str]]:
         snap = self.snap
@@ -99,13 +101,17 @@ class _Builder:
             self.actions.append(Action(ActionKind.PLACE, i, target=a))
             self.notes.append(f"{i}: its required affinity holds once the plan completes")
             return todo[1:]
-        i, a = moves[0]
+        # each item is parked at most once (an item parked again could
+        # bounce between two nodes forever); then the move becomes an eviction
+        fresh = [s for s in moves if s[0] not in self.parked]
+        i, a = (fresh or moves)[0]
         m = self.snap.item_index[i]
         src = self.where[i]
         self._leave(i)
         mask = self.state.feasible_nodes(m)
         mask[self.snap.node_index[src.node]] = False
-        if mask.any():
+        if fresh and mask.any():
+            self.parked.add(i)
             park = int(np.argmax(np.where(mask, self.state.free.sum(axis=1), -1)))
             park_at = Assignment(self.snap.nodes[park].name, self.state.numa_slot(m, park))
             self._arrive(i, park_at)
@@ -117,3 +123,33 @@ class _Builder:
                 f"{i}: no node can hold it mid-plan; evicted, then placed on {a.node}"
             )
         return todo
+
+
+def plan_violations(topo: Topology, plan: Plan) -> list[str]:
+    """Rules that ``plan`` breaks although its final assignment meets every
+    rule of the model: breaking a cycle of moves costs an extra move (parking)
+    or, when no node has room mid-plan, an eviction of the moving item; that
+    eviction is not allowed for an item that may not be evicted, and the
+    extra actions count against disruption budgets and the move limit. The
+    final assignment is then not reachable by this plan (empty: executable)."""
+    problem = topo.problem
+    snap = topo.cc.snapshot
+    out: list[str] = []
+    disrupted: dict[str, int] = {}
+    moves = 0
+    for a in plan.actions:
+        if a.kind is ActionKind.PLACE:
+            continue
+        item = snap.item(a.item_id)
+        if a.kind is ActionKind.MOVE:
+            moves += 1
+        elif not problem.may_evict(item):
+            out.append(f"{a.item_id} may not be evicted, and its move waits on a cycle")
+        if item.owner in snap.disruption_budgets:
+            disrupted[item.owner] = disrupted.get(item.owner, 0) + 1
+    for owner, n in sorted(disrupted.items()):
+        if n > snap.disruption_budgets[owner]:
+            out.append(f"{n} disruptions of {owner}, budget {snap.disruption_budgets[owner]}")
+    if problem.max_moves is not None and moves > problem.max_moves:
+        out.append(f"{moves} moves, limit {problem.max_moves}")
+    return out

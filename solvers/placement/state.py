@@ -68,9 +68,9 @@ class ClusterState:
         ]
         if not self.topo.terms:
             return out
-        involved = self.topo.matches.any(axis=0)
-        for m in np.nonzero((self.node_of >= 0) & ~np.isin(np.arange(cc.n_items), out))[0]:
-            m = int(m)
+        involved = np.asarray(self.topo.matches.any(axis=0))
+        for item in np.nonzero((self.node_of >= 0) & ~np.isin(np.arange(cc.n_items), out))[0]:
+            m = int(item)
             if not (involved[m] or self.topo.has_terms(m)):
                 continue
             n, numa = int(self.node_of[m]), self.numa_of[m]
@@ -130,9 +130,9 @@ class ClusterState:
         for t in topo.anti[m]:
             mask &= ~self._in_domains(t, self.match_count[t] > 0)
         assert self._matched_by is not None
-        for t in self._matched_by[m]:
-            if self._is_anti[t]:
-                mask &= ~self._in_domains(int(t), self.holders[t] > 0)
+        for held in self._matched_by[m]:
+            if self._is_anti[held]:
+                mask &= ~self._in_domains(int(held), self.holders[held] > 0)
         g = int(topo.aff_group[m])
         if g < 0:
             return mask
@@ -173,20 +173,21 @@ class ClusterState:
             self.numa_free[n, j] -= sign * np.array([numa_share(int(q), len(numa)) for q in req])
         if self._matched_by is None:
             return
-        for t in self._matched_by[m]:
-            d = self._dom[t][n]
+        for matched in self._matched_by[m]:
+            d = int(self._dom[matched][n])
             if d >= 0:
-                self.match_count[t][d] += sign
+                self.match_count[matched][d] += sign
         for t in self.topo.anti[m]:
-            d = self._dom[t][n]
+            d = int(self._dom[t][n])
             if d >= 0:
                 self.holders[t][d] += sign
         if self._peer_of is not None:
-            for g in self._peer_of[m]:
-                for t in self.topo.aff_groups[g]:
-                    d = self._dom[t][n]
+            for group in self._peer_of[m]:
+                g = int(group)
+                for term in self.topo.aff_groups[g]:
+                    d = int(self._dom[term][n])
                     if d >= 0:
-                        self.peer_count[int(g), t][d] += sign
+                        self.peer_count[g, term][d] += sign
 
     def assignments(self) -> dict[str, Assignment]:
         snap = self.topo.cc.snapshot

@@ -16,7 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from optsched.model import HOSTNAME_KEY, AffinityTerm, CompiledCluster, Item, Node, compile_snapshot
+from optsched.model import (
+    HOSTNAME_KEY,
+    AffinityTerm,
+    CompiledCluster,
+    Item,
+    Node,
+    Resources,
+    compile_snapshot,
+)
 from optsched.problems import PodPlacement
 from optsched.problems.base import ProblemKind
 from optsched.solvers.placement.filters import statically_allowed, term_matches
@@ -156,8 +164,8 @@ def _affinity_groups(aff: list[list[int]], matches: np.ndarray) -> dict[str, Any
             group[m] = index.setdefault(tuple(sorted(set(ts))), len(index))
     groups = list(index)
     rows = np.ones((len(groups), matches.shape[1]), dtype=bool)
-    for g, ts in enumerate(groups):
-        for t in ts:
+    for g, members in enumerate(groups):
+        for t in members:
             rows[g] &= matches[t]
     return {"aff_matches": rows, "aff_group": group, "aff_groups": groups}
 
@@ -201,10 +209,10 @@ def _matches(terms: list[TermKey], items: tuple[Item, ...]) -> np.ndarray:
         cands: set[int] | range = range(len(sets))
         if pairs:
             cands = set.intersection(*(by_pair.get(p, set()) for p in pairs))
-        owner = Item("_owner", {}, namespace=ns)
+        owner = Item("_owner", Resources(), namespace=ns)
         for s in cands:
             namespace, labels = sets[s]
-            probe = Item("_probe", {}, namespace=namespace, labels=dict(labels))
+            probe = Item("_probe", Resources(), namespace=namespace, labels=dict(labels))
             if term_matches(term, owner, probe):
                 out[t, label_sets[sets[s]]] = True
     return out

@@ -93,7 +93,13 @@ def _validated(name: str, problem: PodPlacement) -> SolveResult:
 
 
 def _brute_force(problem: PodPlacement) -> LexScore | None:
-    """The best score over every final assignment the validator accepts."""
+    """The best score over every final assignment the validator accepts.
+
+    An item that may not move ends where it runs or nowhere: the plan builder
+    carries out a move it cannot order as an eviction and a placement, which
+    the validator accepts step by step, but the final is then a move of an
+    immovable item, outside the problem (and the score, which counts moves
+    from the final assignment, would not see the eviction)."""
     snap = problem.snapshot
     topo = build_topology(problem)
     choices = [None, *(n.name for n in snap.nodes)]
@@ -104,6 +110,14 @@ def _brute_force(problem: PodPlacement) -> LexScore | None:
             for it, n in zip(snap.items, combo, strict=True)
             if n is not None
         }
+        if any(
+            it.item_id in snap.assignments
+            and it.item_id in final
+            and final[it.item_id] != snap.assignments[it.item_id]
+            and not problem.may_move(it)
+            for it in snap.items
+        ):
+            continue
         plan, _ = order_plan(topo, final)
         left = tuple(
             Unplaced(it.item_id, "brute force") for it in snap.items if it.item_id not in final
@@ -144,3 +158,40 @@ def test_optimal_and_infeasible_claims_agree_with_brute_force(problem: PodPlacem
     assert got.key() <= best.key()
     if cpsat.status is Status.OPTIMAL:
         assert got.key() == best.key()
+
+
+def _swap_case(p1_movable: bool, p1_evictable: bool) -> PodPlacement:
+    """Two full nodes: p3 fits only if p1 and p2 trade nodes, a cycle of
+    moves that no node can break by parking (found by the properties above)."""
+    nodes = [node(f"n{i}", cpu=1000, mem=500, pods=2) for i in range(2)]
+    spread = {"labels": {"app": "spread"}, "anti_affinity": (SPREAD,)}
+    fixed = {"movable": False, "evictable": False, "owner": "rs-a"}
+    items = [
+        pod("p0", cpu=100, mem=100, **fixed, **spread),
+        pod("p1", cpu=500, mem=400, owner="rs-a", movable=p1_movable, evictable=p1_evictable),
+        pod("p2", cpu=700, mem=100, owner="rs-a", movable=True, evictable=False),
+        pod("p3", cpu=100, mem=400, **fixed, **spread),
+    ]
+    where = {"p0": Assignment("n0"), "p1": Assignment("n1"), "p2": Assignment("n0")}
+    return PodPlacement(Snapshot(tuple(nodes), tuple(items), where), packing="most_allocated")
+
+
+def test_a_swap_no_plan_can_order_is_never_the_answer() -> None:
+    # p1 and p2 may move but not be evicted: the swap would need an eviction
+    problem = _swap_case(p1_movable=True, p1_evictable=False)
+    cpsat = _validated("cpsat-placement", problem)
+    best = _brute_force(problem)
+    assert best is not None and cpsat.status.has_solution
+    assert _score(problem, cpsat).key() == best.key() == ((3,), 0, 0, -2)
+    assert cpsat.status is Status.OPTIMAL
+
+
+def test_an_immovable_item_is_not_moved_by_eviction_and_placement() -> None:
+    # p1 may be evicted but not moved: evicting it and placing it on n0 is a
+    # move in disguise, which neither the solver nor the brute force counts
+    problem = _swap_case(p1_movable=False, p1_evictable=True)
+    cpsat = _validated("cpsat-placement", problem)
+    best = _brute_force(problem)
+    assert best is not None and cpsat.status.has_solution
+    assert _score(problem, cpsat).key() == best.key()
+    assert cpsat.status is Status.OPTIMAL
