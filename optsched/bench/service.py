@@ -27,6 +27,7 @@ from typing import Any
 
 from optsched.bench.report import format_table, write_json
 
+HELP = "loopback load against the gRPC server: requests/s, p50/p99, deadline adherence at 1/8/64 clients"
 READY = re.compile(r"optsched serving grpc=([\d.]+:\d+)")
 CONCURRENCY = (1, 8, 64)
 CPSAT_BUDGET_S = 5.0

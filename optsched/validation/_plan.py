@@ -101,6 +101,10 @@ class _Walk:
         if a.kind not in r.allowed_kinds:
             self.add("action_kind", f"{a.kind} is not allowed by this problem", i, iid)
         if a.kind is ActionKind.PLACE:
+            if iid in self.snapshot.assignments and not item.movable:
+                # placed again after its eviction: nothing recreates an
+                # immovable item elsewhere, so this is a move it may not make
+                self.add("immovable", f"{iid} is not movable: placed again after eviction", i, iid)
             return
         if item.namespace in r.protected_namespaces:
             self.add("protected", f"{iid} is in protected namespace {item.namespace!r}", i, iid)

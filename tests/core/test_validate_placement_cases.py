@@ -146,6 +146,20 @@ CASES: dict[str, tuple[Case, set[str]]] = {
         ),
         {"immovable"},
     ),
+    "immovable evicted and placed again": (
+        lambda: (
+            two_nodes(item("p", movable=False), assignments={"p": A}),
+            result(evict("p", "a"), place("p", "a")),
+        ),
+        {"immovable"},
+    ),
+    "movable evicted and placed again (its controller recreates it)": (
+        lambda: (
+            two_nodes(item("p"), assignments={"p": A}),
+            result(evict("p", "a"), place("p", "a")),
+        ),
+        set(),
+    ),
     "non evictable": (
         lambda: (
             two_nodes(item("p", evictable=False), assignments={"p": A}),
