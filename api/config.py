@@ -69,6 +69,8 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     # Modules imported at start-up (and by job workers) that register extra solvers.
     plugins: tuple[str, ...] = ()
+    # load lazily loaded solver state (the learned policy) before serving
+    warm_up: bool = True
     # `kubectl get nodes,pods -A -o json` output the extender's view starts from.
     extender_snapshot: Path | None = None
     # Kubernetes API for the extender's bind verb: "in-cluster" or a URL.

@@ -51,6 +51,9 @@ class Server:
         config = self.config
         load_plugins(config.plugins)
         self.portfolio = self.portfolio or Portfolio()
+        if config.warm_up:
+            warmed = await asyncio.get_running_loop().run_in_executor(None, self.portfolio.warm_up)
+            log.info("warmed up: %s", ", ".join(warmed) or "nothing to load")
         self.solving = SolveService(config, self.portfolio, self.metrics)
         self.store = JobStore(config.db_path)
         self.runner = JobRunner(self.store, config, self.metrics)

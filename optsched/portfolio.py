@@ -120,6 +120,19 @@ class Portfolio:
             for n in self.registry.names()
         }
 
+    def warm_up(self) -> list[str]:
+        """Load what each solver loads lazily (a learned policy and its
+        framework), so that the first request's budget is spent solving.
+        Solvers opt in with a ``warm_up()`` method; returns their names."""
+        done = []
+        for name in self.registry.names():
+            impl = self.registry.create(name, **self.solver_config.get(name, {}))
+            hook = getattr(impl, "warm_up", None)
+            if callable(hook):
+                hook()
+                done.append(name)
+        return done
+
     def guard(self, name: str) -> GuardRail:
         return self.guards.setdefault(name, GuardRail())
 

@@ -89,6 +89,11 @@ class LearnedReschedule:
     def __init__(self, **config: Any) -> None:
         self.args = Args(**config)
 
+    def warm_up(self) -> None:
+        """Import torch and load the checkpoint (about 3 s on a cold process)
+        outside any request's budget."""
+        _policy(self.args.checkpoint)
+
     def solve(self, problem: VmRescheduling, budget: Budget) -> SolveResult:
         started = time.monotonic()
         import torch

@@ -68,6 +68,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--kube-api", help="Kubernetes API for the extender's bind verb: 'in-cluster' or a URL"
     )
+    p.add_argument(
+        "--no-warm-up",
+        action="store_true",
+        help="skip loading the learned policy at start (the first request then pays for it)",
+    )
 
 
 def config_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -97,6 +102,7 @@ def config_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         plugins=tuple(args.plugin),
         extender_snapshot=args.extender_snapshot,
         kube_api=args.kube_api,
+        warm_up=not args.no_warm_up,
     )
 
 

@@ -178,3 +178,17 @@ def test_latency_fit_recovers_a_power_law() -> None:
     m = fit("x", samples)
     assert m.exponent == pytest.approx(1.5, rel=1e-6)
     assert m.predict(1000) == pytest.approx(0.002 * 1000**1.5 + m.floor_s, rel=1e-6)
+
+
+def test_warm_up_calls_each_solvers_hook_once() -> None:
+    @dataclass
+    class Lazy(Fake):
+        loaded: int = 0
+
+        def warm_up(self) -> None:
+            self.loaded += 1
+
+    gnn = Lazy("gnn", caps(SolverKind.LEARNED), objective=0.3)
+    greedy = Fake("greedy", caps(SolverKind.HEURISTIC), objective=0.1)
+    pf = Portfolio(registry_of(gnn, greedy), latency={}, validator=objective_validator(set()))
+    assert pf.warm_up() == ["gnn"] and gnn.loaded == 1
