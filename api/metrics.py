@@ -66,6 +66,9 @@ class Metrics:
         self.rejected = Counter(
             "optsched_solves_rejected", "solves refused at the concurrency cap", registry=r
         )
+        self.inline = Counter(
+            "optsched_solves_inline", "small one-shot solves answered on the event loop", registry=r
+        )
         self.guardrail = Gauge(
             "optsched_guardrail_serving",
             "1 while a learned solver's guard-rail lets it serve",

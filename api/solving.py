@@ -2,6 +2,10 @@
 concurrent solves), the effective budget, and a thread pool sized to the
 machine.
 
+Small requests whose named one-shot solver is predicted (by its latency
+model) to answer within INLINE_MAX_S are converted and solved on the event
+loop: the hand-off to a worker thread and back costs about as much.
+
 Why threads, not processes: CP-SAT spends its time in C++ with the GIL
 released, so threads run CP-SAT solves in parallel; small heuristic requests
 take about a millisecond, and a process pool's pickling round trip
@@ -28,6 +32,13 @@ from optsched.budget import Budget
 from optsched.errors import DomainError
 from optsched.portfolio import Portfolio
 
+# A request at most this large is converted on the event loop (well under a
+# millisecond) and, with a one-shot solver predicted to take at most
+# INLINE_MAX_S, solved there too: on 2 cores the round trip through a worker
+# thread costs about as much as such a solve.
+INLINE_MAX_BYTES = 16 * 1024
+INLINE_MAX_S = 0.003
+
 
 def check_solver(
     portfolio: Portfolio, name: str, problem: Any, field: str = "solver"
@@ -45,6 +56,8 @@ class SolveService:
         self.config, self.portfolio, self.metrics = config, portfolio, metrics
         self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="solve")
         self.in_flight = 0
+        # solvers that answer once, without searching until the budget ends
+        self.one_shot = frozenset(n for n, c in portfolio.capabilities().items() if not c.anytime)
 
     def deadline_at(self, time_remaining_s: float | None) -> float | None:
         """The monotonic time by which the answer must be ready, or None."""
@@ -55,7 +68,26 @@ class SolveService:
     async def solve(self, kind: Kind, request: Any, time_remaining_s: float | None) -> Any:
         """The response to ``request``; raises DomainError, Overloaded or
         DeadlineExceeded."""
-        return await self.run(self.solve_sync, kind, request, self.deadline_at(time_remaining_s))
+        deadline_at = self.deadline_at(time_remaining_s)
+        if request.ByteSize() <= INLINE_MAX_BYTES:
+            # small: convert here, and solve here too when the named solver's
+            # latency model predicts less than the hand-off to a worker
+            # thread and back costs
+            problem = kind.problem(request, self.config.limits)
+            solver = check_solver(self.portfolio, request.solver, problem)
+            if solver is not None and self.quick(solver, problem):
+                self.metrics.inline.inc()
+                return self.solve_problem(kind, request, problem, solver, deadline_at)
+            return await self.run(self.solve_problem, kind, request, problem, solver, deadline_at)
+        return await self.run(self.solve_sync, kind, request, deadline_at)
+
+    def quick(self, solver: str, problem: Any) -> bool:
+        model = self.portfolio.latency.get(solver)
+        return (
+            model is not None
+            and solver in self.one_shot
+            and model.predict(problem.size()) <= INLINE_MAX_S
+        )
 
     async def run(self, fn: Any, *args: Any) -> Any:
         if self.in_flight >= self.config.cap:
@@ -79,12 +111,16 @@ class SolveService:
 
     def solve_sync(self, kind: Kind, request: Any, deadline_at: float | None) -> Any:
         """Convert, solve with the portfolio, convert back (in a worker thread)."""
-        limits = self.config.limits
-        problem = kind.problem(request, limits)
-        requested = budget_from_proto(
-            request.budget, "budget", self.config.default_budget_s, limits.max_budget_s
-        )
+        problem = kind.problem(request, self.config.limits)
         solver = check_solver(self.portfolio, request.solver, problem)
+        return self.solve_problem(kind, request, problem, solver, deadline_at)
+
+    def solve_problem(
+        self, kind: Kind, request: Any, problem: Any, solver: str | None, deadline_at: float | None
+    ) -> Any:
+        requested = budget_from_proto(
+            request.budget, "budget", self.config.default_budget_s, self.config.limits.max_budget_s
+        )
         budget_s = self.effective_budget(requested, deadline_at)
         result = self.portfolio.run(problem, Budget(budget_s), solver)
         self.metrics.solve_latency.labels(kind.name, result.solver).observe(result.wall_time_s)

@@ -147,6 +147,33 @@ def test_metrics_count_requests(live: LiveServer) -> None:
     assert 'optsched_jobs{state="queued"}' in text
 
 
+def _inline_count(live: LiveServer) -> float:
+    import urllib.request
+
+    text = urllib.request.urlopen(f"{live.http}/metrics", timeout=5).read().decode()
+    line = next(ln for ln in text.splitlines() if ln.startswith("optsched_solves_inline_total"))
+    return float(line.split()[-1])
+
+
+def test_small_one_shot_requests_are_answered_inline_and_validated(live: LiveServer) -> None:
+    stub = placement_pb2_grpc.PlacementStub(live.channel())
+    before = _inline_count(live)
+    request = place_vms_request(solver="first-fit-decreasing")
+    response = stub.PlaceVms(request, timeout=30)
+    _valid("place_vms", request, response)
+    assert _inline_count(live) == before + 1
+    # an anytime solver, or no solver named, goes to the worker pool
+    stub.PlaceVms(place_vms_request(), timeout=30)
+    assert _inline_count(live) == before + 1
+    # bad input on the inline path is still INVALID_ARGUMENT naming the field
+    bad = place_vms_request(solver="first-fit-decreasing")
+    bad.vms.snapshot.nodes[0].name = ""
+    with pytest.raises(grpc.RpcError) as exc:
+        stub.PlaceVms(bad, timeout=30)
+    assert exc.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "nodes[0]" in (exc.value.details() or "")
+
+
 @dataclass
 class Gate:
     """A placement solver that holds its worker until released (bounded by
