@@ -7,7 +7,7 @@ FILESET := $(shell find optsched solvers gnn api datasets -type f -not -path '*/
 STAMP := $(VENV)/.installed-$(FILESET)
 LINKTREE = $(firstword $(wildcard build/__editable__.optsched-*))
 
-.PHONY: install serve test test-all check lint typecheck bench clean protos
+.PHONY: install serve test test-all explore check lint typecheck bench clean protos
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 not found; set PY=..." >&2; exit 1; }
@@ -30,6 +30,10 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/pytest -m ''
+
+# Property tests with fresh random examples (the default run is derandomized).
+explore: $(STAMP)
+	HYPOTHESIS_PROFILE=explore $(BIN)/pytest -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -29,10 +29,11 @@ completion whenever greedy completes within its share.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 import numpy as np
+from ortools.sat.python import cp_model
 
 from optsched import names
 from optsched.budget import Budget
@@ -158,21 +159,42 @@ def _dinkelbach(
     values: dict[cpm.Key, int] | None = cpm.final_counts(cm, start)
     cpm.hint(cm, start)
     for _ in range(MAX_DINKELBACH_ROUNDS):
-        if free <= 0 or time.monotonic() >= deadline:
+        if free <= 0 or frag <= 0:  # a rate of 0 is the least there is
+            return Optimum(values, True, 0.0)
+        if time.monotonic() >= deadline:
             break
         cpm.set_ratio_objective(cm, free, frag)
         ans = solve_model(cm, deadline - time.monotonic(), args)
         if ans.values is None or ans.objective is None:
             break
         offset = free * cm.frag_fixed - frag * cm.free_fixed
-        if ans.status is Status.OPTIMAL and ans.objective + offset >= 0:
-            return Optimum(values, True, frag / free)
         assert ans.frag is not None and ans.free is not None
-        if ans.free > 0 and ans.frag * free < frag * ans.free:
+        if ans.free <= 0:  # every counted unit full: a rate of 0
+            return Optimum(ans.values, True, 0.0)
+        if ans.status is Status.OPTIMAL and ans.objective + offset >= 0:
+            return _or_full(cm, Optimum(values, True, frag / free), deadline, args)
+        if ans.frag * free < frag * ans.free:
             values, frag, free = ans.values, ans.frag, ans.free
         elif ans.status is not Status.OPTIMAL:
             break
     return Optimum(values, False, None)
+
+
+def _or_full(cm: cpm.ClassModel, best: Optimum, deadline: float, args: CpsatArgs) -> Optimum:
+    """Dinkelbach's zero optimum proves ``best`` among plans that leave free
+    CPU; a plan that fills every counted unit (``T = 0``, rate 0 by
+    definition) scores 0 in the parametric objective too and so goes unseen.
+    It can exist only when ``T`` varies (VMs starting on uncounted hosts, or
+    the memory-aware variant); one feasibility solve with ``T = 0`` settles
+    it. Unsettled in time, ``best`` stands unproven."""
+    full = replace(cm, model=cm.model.clone())
+    full.model.add(cp_model.LinearExpr.sum(list(full.eff)) == -full.free_fixed)
+    ans = solve_model(full, deadline - time.monotonic(), args)
+    if ans.values is not None:
+        return Optimum(ans.values, True, 0.0)
+    if ans.status is Status.INFEASIBLE:
+        return best
+    return Optimum(best.values, False, None)
 
 
 def estimated_build_s(state: RescheduleState, classes: list[VmClass], hosts: np.ndarray) -> float:

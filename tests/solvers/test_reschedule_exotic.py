@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from reschedule_cases import brute_force, instances, node, plain_node, problem, snapshot, vm
 
 from optsched.budget import Budget
@@ -160,8 +160,42 @@ def test_solvers_on_the_cases(case: str, name: str) -> None:
         assert result.status is Status.OPTIMAL
 
 
+# a full schedulable host beside a draining one: no free CPU counts, the
+# rate is 0 and that is proven without a search
+FULL_BESIDE_DRAINING = problem(
+    snapshot(
+        [plain_node("h0", 12, cluster="A"), plain_node("h1", 12, cluster="A", schedulable=False)],
+        [
+            (vm("v0", 6, cluster="A"), "h0", ()),
+            (vm("v1", 6, cluster="A"), "h0", ()),
+            (vm("v3", 1, cluster="A"), "h1", ()),
+        ],
+    ),
+    1,
+    fragment_cores=3,
+)
+
+# moving the split VM off the draining host fills the only counted host: the
+# rate drops to 0, which Dinkelbach's parametric objective scores the same
+# as the start (both 0) and must be found by a check of its own
+FILL_FROM_DRAINING = problem(
+    snapshot(
+        [node("h0", 8, cluster="A"), plain_node("h1", 12, cluster="A", schedulable=False)],
+        [
+            (vm("v0", 4, split=True, cluster="A"), "h0", (0, 1)),
+            (vm("v1", 6, split=True, movable=False, cluster="A"), "h0", (0, 1)),
+            (vm("v2", 6, split=True, cluster="A"), "h1", ()),
+        ],
+    ),
+    1,
+    fragment_cores=4,
+)
+
+
 @settings(max_examples=60, deadline=None)
 @given(instances(exotic=True))
+@example(FULL_BESIDE_DRAINING)
+@example(FILL_FROM_DRAINING)
 def test_model_keeps_every_start_on_exotic_instances(p: VmRescheduling) -> None:
     assert _model_optimum(p) == pytest.approx(brute_force(p))
 
