@@ -69,6 +69,11 @@ class Metrics:
         self.inline = Counter(
             "optsched_solves_inline", "small one-shot solves answered on the event loop", registry=r
         )
+        self.shared = Counter(
+            "optsched_solves_budget_shared",
+            "solves whose budget was cut to a share of the time before a waiting deadline",
+            registry=r,
+        )
         self.guardrail = Gauge(
             "optsched_guardrail_serving",
             "1 while a learned solver's guard-rail lets it serve",
