@@ -42,7 +42,7 @@ from optsched.solvers.placement.candidates import arrival_masks, prune, symmetri
 from optsched.solvers.placement.classes import build_classes, fixed_usage
 from optsched.solvers.placement.extract import add_hint, assignment_from_counts, counts_of
 from optsched.solvers.placement.greedy import PLACEMENT_KINDS, greedy_assign
-from optsched.solvers.placement.kube_default import kube_schedule
+from optsched.solvers.placement.kube_default import kube_schedule_until
 from optsched.solvers.placement.model import (
     PlacementModel,
     build_model,
@@ -58,7 +58,15 @@ from optsched.solvers.placement.topology import Topology, build_topology
 
 DEFAULT_MAX_PAIRS = 60_000  # (class, node) pairs: builds in ~2 s at 1,000 nodes on one core
 LEVEL1_SHARE = 0.6  # of the time left after building, for the level-1 stages
-RESULT_RESERVE = 0.1  # of the budget, kept for plan ordering and reasons
+RESULT_RESERVE = 0.1  # of the budget, kept for plan ordering and reasons,
+RESULT_S_PER_ITEM = 1e-4  # or this per item when more (4 s at 50,000 pods)
+MIN_MODEL_S = 0.05  # the model is built only with at least this much time left
+
+
+class _OutOfTime(Exception):
+    """The budget ran out while the model was being built."""
+
+
 MAX_REPAIRS = 3  # re-solves per stage after cutting off an answer no plan reaches
 
 
@@ -125,12 +133,27 @@ class CpsatPlacement:
     ) -> SolveResult:
         started = time.monotonic()
         topo = build_topology(problem)
-        run = self._baselines(topo, started, given)
-        classes = build_classes(topo)
-        masks = arrival_masks(topo, classes, fixed_usage(topo, classes))
-        cands, lossless = prune(topo, classes, masks, run.hint, self.max_pairs)
-        groups = symmetric_groups(topo, classes, cands) if lossless else []
-        pm = build_model(topo, classes, cands, groups)
+        # kept for ordering the plan and explaining what stays pending
+        reserve = max(budget.seconds * RESULT_RESERVE, RESULT_S_PER_ITEM * topo.cc.n_items)
+        run = self._baselines(topo, started, given, budget.deadline - reserve)
+
+        def check(phase: str) -> None:
+            if budget.remaining() - reserve < MIN_MODEL_S:
+                run.stats["model"] = f"not built: the budget ran out {phase}"
+                raise _OutOfTime
+
+        try:
+            check("in the baselines")
+            classes = build_classes(topo)
+            masks = arrival_masks(topo, classes, fixed_usage(topo, classes))
+            check("finding candidate nodes")
+            cands, lossless = prune(topo, classes, masks, run.hint, self.max_pairs)
+            groups = symmetric_groups(topo, classes, cands) if lossless else []
+            check("pruning")
+            pm = build_model(topo, classes, cands, groups)
+            check("building the model")
+        except _OutOfTime:
+            return self._result(run, [], False)
         run.stats.update(
             classes=len(classes),
             count_variables=len(pm.y),
@@ -138,17 +161,24 @@ class CpsatPlacement:
             symmetric_groups=len(groups),
             build_s=time.monotonic() - started - run.stats["baselines_s"],
         )
-        proven = self._stages(pm, run, budget)
+        proven = self._stages(pm, run, budget, reserve)
         return self._result(run, proven, lossless)
 
     def _baselines(
-        self, topo: Topology, started: float, given: Mapping[str, Assignment] | None
+        self,
+        topo: Topology,
+        started: float,
+        given: Mapping[str, Assignment] | None,
+        deadline: float,
     ) -> _Run:
+        """The greedy packers, then kube-default (the slowest: stopped at
+        ``deadline``, its pods still queued then stay pending)."""
         answers = {
-            names.KUBE_DEFAULT: kube_schedule(topo).assignments(),
             names.FIRST_FIT_DECREASING: greedy_assign(topo, best_fit=False).assignments(),
             names.BEST_FIT_DECREASING: greedy_assign(topo, best_fit=True).assignments(),
         }
+        kube, complete = kube_schedule_until(topo, True, deadline)
+        answers[names.KUBE_DEFAULT] = kube.assignments()
         if given is not None:
             answers["hint"] = dict(given)
         source = max(answers, key=lambda k: evaluate(topo.problem, answers[k]).key())
@@ -156,12 +186,12 @@ class CpsatPlacement:
         best = answers[source] if consistent else None
         run = _Run(topo, started, best, answers[source], source if consistent else "")
         run.stats["baselines_s"] = time.monotonic() - started
+        run.stats["kube_default_complete"] = complete
         return run
 
-    def _stages(self, pm: PlacementModel, run: _Run, budget: Budget) -> list[bool]:
+    def _stages(self, pm: PlacementModel, run: _Run, budget: Budget, reserve: float) -> list[bool]:
         stages = [*placement_stages(pm), disruption_stage(pm)]
         run.stats["level1_stages"] = len(stages) - 1
-        reserve = budget.seconds * RESULT_RESERVE
         proven: list[bool] = []
         for k, stage in enumerate(stages):
             left = budget.remaining() - reserve
@@ -249,7 +279,7 @@ class CpsatPlacement:
                 stats=run.stats,
             )
         primary = evaluate(topo.problem, run.best).primary(tier_weights(tier_counts(topo)))
-        n1 = run.stats["level1_stages"]
+        n1 = run.stats.get("level1_stages", 0)
         bound = pooled_placed_bound(topo)[1]
         if lossless and len(proven) >= n1 and all(proven[:n1]):
             bound = min(bound, primary)
@@ -258,11 +288,16 @@ class CpsatPlacement:
         level1_proven = bound <= primary
         all_proven = lossless and level1_proven and len(proven) == n1 + 1 and all(proven)
         status = Status.OPTIMAL if all_proven else Status.FEASIBLE
-        message = (
-            ""
-            if run.source == names.CPSAT_PLACEMENT
-            else f"CP-SAT found nothing better than {run.source} in time"
-        )
+        notes = []
+        if run.source != names.CPSAT_PLACEMENT:
+            notes.append(
+                f"the model was {run.stats['model']}; the answer is {run.source}'s"
+                if "model" in run.stats
+                else f"CP-SAT found nothing better than {run.source} in time"
+            )
+        if not run.stats.get("kube_default_complete", True):
+            notes.append("kube-default stopped at the deadline with pods still queued")
+        message = "; ".join(notes)
         stats = {
             **run.stats,
             "stages": run.stages,

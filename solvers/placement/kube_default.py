@@ -44,6 +44,15 @@ from optsched.solvers.placement.topology import Topology, build_topology
 
 
 def kube_schedule(topo: Topology, preemption: bool = True) -> ClusterState:
+    return kube_schedule_until(topo, preemption, None)[0]
+
+
+def kube_schedule_until(
+    topo: Topology, preemption: bool, deadline: float | None
+) -> tuple[ClusterState, bool]:
+    """The emulation, stopped at ``deadline`` (monotonic) if given: the pods
+    still queued then stay pending. Returns the state and whether the queue
+    was emptied."""
     problem = topo.problem
     snap = topo.cc.snapshot
     state = ClusterState(topo)
@@ -67,6 +76,8 @@ def kube_schedule(topo: Topology, preemption: bool = True) -> ClusterState:
     ]
     heapq.heapify(queue)
     while queue:
+        if deadline is not None and time.monotonic() >= deadline:
+            return state, False
         _, m = heapq.heappop(queue)
         mask = state.feasible_nodes(m)
         if mask.any():
@@ -96,7 +107,7 @@ def kube_schedule(topo: Topology, preemption: bool = True) -> ClusterState:
             continue
         state.place(m, n, state.numa_slot(m, n))
         nz_used[n] += nz[m]
-    return state
+    return state, True
 
 
 def _budget_ok(owner_idx: np.ndarray, budget_arr: np.ndarray) -> np.ndarray:

@@ -73,6 +73,13 @@ class Lin:
             self.const + scale * other.const,
         )
 
+    def add(self, other: Lin, scale: int = 1) -> None:
+        """In place ``self += scale * other``: sums built term by term stay
+        linear in their size (``plus`` copies)."""
+        self.vars.extend(other.vars)
+        self.coeffs.extend(scale * c for c in other.coeffs)
+        self.const += scale * other.const
+
     def scaled(self, k: int) -> Lin:
         return Lin(list(self.vars), [k * c for c in self.coeffs], k * self.const)
 
@@ -236,7 +243,7 @@ def _add_disruption_budgets(pm: PlacementModel) -> None:
     per_owner: dict[str, Lin] = {}
     for c in pm.classes:
         if c.owner and c.n_running:
-            per_owner[c.owner] = per_owner.get(c.owner, Lin()).plus(pm.departed[c.index])
+            per_owner.setdefault(c.owner, Lin()).add(pm.departed[c.index])
     for owner, deps in per_owner.items():
         constrain(pm.model, deps, ub=int(budgets[owner]))
 

@@ -56,7 +56,7 @@ def placement_stages(pm: PlacementModel) -> list[Stage]:
         expr = Lin()
         for k, w in zip(range(start, end), tier_weights(counts[start:end]), strict=True):
             for ci in by_tier[k]:
-                expr = expr.plus(pm.placed[ci], w)
+                expr.add(pm.placed[ci], w)
         stages.append(Stage(f"tiers {start}-{end - 1}", expr))
         start = end
     return stages
@@ -81,8 +81,8 @@ def disruption_stage(pm: PlacementModel) -> Stage:
     expr = packing.scaled(-1)
     for c in pm.classes:
         if c.n_running:
-            expr = expr.plus(pm.evicted[c.index], -w_evict * rank[int(prio[c.rep])])
-            expr = expr.plus(Lin([pm.moved[c.index]], [1]), -w_move)
+            expr.add(pm.evicted[c.index], -w_evict * rank[int(prio[c.rep])])
+            expr.add(Lin([pm.moved[c.index]], [1]), -w_move)
     return Stage("disruption+packing", expr)
 
 
