@@ -57,7 +57,7 @@ def find_preemption(
     limit = max(MIN_CANDIDATES, topo.cc.n_nodes * CANDIDATE_PERCENT // 100)
     cands = cands[:limit]
     pot = np.nonzero(potential)[0]
-    if _capacity_only(state):
+    if capacity_only(state):
         return _by_capacity(state, m, cands, pot, owner_of, budget_left)
     pot = pot[np.argsort(state.node_of[pot], kind="stable")]
     bounds = np.searchsorted(state.node_of[pot], [cands, cands + 1])
@@ -79,7 +79,7 @@ def _sum_by(rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _capacity_only(state: ClusterState) -> bool:
+def capacity_only(state: ClusterState) -> bool:
     """Whether fit is a matter of capacity alone (no affinity, no NUMA)."""
     return not state.topo.terms and not state.topo.numa
 

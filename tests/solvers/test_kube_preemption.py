@@ -56,11 +56,11 @@ def test_array_preemption_matches_the_per_node_loop(
     case: tuple[ClusterState, int, np.ndarray, list[str], dict[str, int]],
 ) -> None:
     state, m, evictable, owners, budgets = case
-    assert preemption._capacity_only(state)
+    assert preemption.capacity_only(state)
     fast = preemption.find_preemption(state, m, evictable, owners, budgets)
     mp = pytest.MonkeyPatch()
     try:
-        mp.setattr(preemption, "_capacity_only", lambda _state: False)
+        mp.setattr(preemption, "capacity_only", lambda _state: False)
         slow = preemption.find_preemption(state, m, evictable, owners, budgets)
     finally:
         mp.undo()
