@@ -75,7 +75,7 @@ def moves_of(c: ItemClass, counts: Mapping[tuple[int, Slot], int]) -> int:
 
 
 def add_hint(pm: PlacementModel, counts: Mapping[tuple[int, Slot], int]) -> None:
-    """Hint every count, keep and move variable with an assignment's values."""
+    """Hint every count, keep, move and packing variable with an assignment's values."""
     per_class: dict[int, dict[tuple[int, Slot], int]] = defaultdict(dict)
     for key, v in counts.items():
         per_class[key[0]][key] = v
@@ -90,4 +90,7 @@ def add_hint(pm: PlacementModel, counts: Mapping[tuple[int, Slot], int]) -> None
     for c in pm.classes:
         variables.append(pm.moved[c.index])
         values.append(moves_of(c, per_class.get(c.index, {})) if c.may_move else 0)
+    for var, value_of in pm.derived:
+        variables.append(var)
+        values.append(value_of(counts))
     set_hint(pm.model, variables, values)

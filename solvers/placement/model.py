@@ -43,6 +43,7 @@ which keeps building fast at 10^5 variables.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -123,6 +124,11 @@ class PlacementModel:
     by_node: dict[int, list[tuple[int, Slot]]] = field(default_factory=lambda: defaultdict(list))
     by_class: dict[int, list[Slot]] = field(default_factory=lambda: defaultdict(list))
     domain_index: dict[str, dict[int, dict[int, list[int]]]] = field(default_factory=dict)
+    # variables defined by the counts (the packing terms): each with the
+    # value it takes for given counts, so that a hint stays complete
+    derived: list[tuple[int, Callable[[Mapping[tuple[int, Slot], int]], int]]] = field(
+        default_factory=list
+    )
 
     def count(self, c: int) -> Lin:
         return Lin.total([self.y[c, s] for s in self.by_class[c]])

@@ -19,10 +19,13 @@ early hands the rest on.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from optsched.problems.cluster import PACKING_MOST
 from optsched.solvers._cpsat import add_linear, new_var
+from optsched.solvers.placement.classes import Slot
 from optsched.solvers.placement.model import Lin, PlacementModel
 from optsched.solvers.placement.score import tier_weights, tiers
 
@@ -95,13 +98,33 @@ def _packing(pm: PlacementModel) -> tuple[Lin, int]:
             big = sum(pm.ub[e] for e in entries)
             add_linear(m, [pm.y[e] for e in entries] + [u], [1] * len(entries) + [-big], ub=0)
             used.append(u)
+            pm.derived.append((u, partial(_any_used, entries)))
         return Lin.total(used), pm.topo.cc.n_nodes
     u = new_var(m, 0, PERCENT)
     cap = pm.topo.cc.capacity
     req = pm.topo.cc.requests
+    rows: list[tuple[list[tuple[tuple[int, Slot], int]], int]] = []
     for n, entries in pm.by_node.items():
         for r in range(cap.shape[1]):
             coeffs = [PERCENT * int(req[pm.classes[c].rep, r]) for c, _ in entries]
             if cap[n, r] > 0 and any(coeffs):
                 add_linear(m, [pm.y[e] for e in entries] + [u], coeffs + [-int(cap[n, r])], ub=0)
+                rows.append((list(zip(entries, coeffs, strict=True)), int(cap[n, r])))
+    pm.derived.append((u, partial(_peak_percent, rows)))
     return Lin([u], [1]), PERCENT
+
+
+def _any_used(entries: list[tuple[int, Slot]], counts: Mapping[tuple[int, Slot], int]) -> int:
+    """The value of a node's ``used`` flag for ``counts``."""
+    return int(any(counts.get(e, 0) > 0 for e in entries))
+
+
+def _peak_percent(
+    rows: list[tuple[list[tuple[tuple[int, Slot], int]], int]],
+    counts: Mapping[tuple[int, Slot], int],
+) -> int:
+    """The least value of the peak-utilization variable for ``counts``."""
+    peak = 0
+    for terms, cap in rows:
+        peak = max(peak, -(-sum(q * counts.get(e, 0) for e, q in terms) // cap))
+    return min(peak, PERCENT)
