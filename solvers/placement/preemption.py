@@ -137,7 +137,6 @@ def _by_capacity(
     idx[row, col] = pot
     free = state.free[cands] + _sum_by(row, req[pot], len(cands))
     need = req[m]
-    fits = (free >= need).all(axis=1)  # with every potential victim gone
     victim = np.zeros(idx.shape, dtype=bool)
     for j in range(width):
         v = idx[:, j]
@@ -150,7 +149,7 @@ def _by_capacity(
     top = np.where(victim, prio[idx], none).max(axis=1, initial=none)
     total = np.where(victim, prio[idx], 0).sum(axis=1)
     order = np.lexsort((cands, victim.sum(axis=1), total, top))
-    for k in order[fits[order]]:
+    for k in order:  # every candidate fits once all its potential victims are gone
         victims = [int(v) for v in idx[k][victim[k]]]
         if _within_budgets(victims, owner_of, budget_left):
             return Preemption(int(cands[k]), tuple(victims))
