@@ -58,16 +58,14 @@ from optsched.solvers.placement.topology import Topology, build_topology
 
 DEFAULT_MAX_PAIRS = 60_000  # (class, node) pairs: builds in ~2 s at 1,000 nodes on one core
 LEVEL1_SHARE = 0.6  # of the time left after building, for the level-1 stages
-RESULT_RESERVE = 0.1  # of the budget, kept for plan ordering and reasons,
-RESULT_S_PER_ITEM = 1e-4  # or this per item when more (4 s at 50,000 pods)
+RESULT_RESERVE = 0.1  # of the budget, kept for plan ordering and reasons
+RESULT_S_PER_ITEM = 1e-4  # per item, when that reserves more (5 s at 50,000 pods)
 MIN_MODEL_S = 0.05  # the model is built only with at least this much time left
+MAX_REPAIRS = 3  # re-solves per stage after cutting off an answer no plan reaches
 
 
 class _OutOfTime(Exception):
     """The budget ran out while the model was being built."""
-
-
-MAX_REPAIRS = 3  # re-solves per stage after cutting off an answer no plan reaches
 
 
 class _FirstSolution(cp_model.CpSolverSolutionCallback):
@@ -172,13 +170,16 @@ class CpsatPlacement:
         deadline: float,
     ) -> _Run:
         """The greedy packers, then kube-default (the slowest: stopped at
-        ``deadline``, its pods still queued then stay pending)."""
-        answers = {
-            names.FIRST_FIT_DECREASING: greedy_assign(topo, best_fit=False).assignments(),
-            names.BEST_FIT_DECREASING: greedy_assign(topo, best_fit=True).assignments(),
-        }
+        ``deadline``, its pods still queued then stay pending); of answers
+        that score alike, kube-default's is kept (listed first)."""
+        ffd = greedy_assign(topo, best_fit=False).assignments()
+        bfd = greedy_assign(topo, best_fit=True).assignments()
         kube, complete = kube_schedule_until(topo, True, deadline)
-        answers[names.KUBE_DEFAULT] = kube.assignments()
+        answers = {
+            names.KUBE_DEFAULT: kube.assignments(),
+            names.FIRST_FIT_DECREASING: ffd,
+            names.BEST_FIT_DECREASING: bfd,
+        }
         if given is not None:
             answers["hint"] = dict(given)
         source = max(answers, key=lambda k: evaluate(topo.problem, answers[k]).key())
