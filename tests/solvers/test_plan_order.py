@@ -44,8 +44,10 @@ def _fill(draw: st.DrawFn, sizes: list[int], caps: list[int], pods: int) -> dict
     free = list(caps)
     out: dict[int, int] = {}
     for j, q in enumerate(sizes):
-        n = draw(st.integers(-1, len(caps) * 4 - 1)) % (len(caps) + 1) - 1
-        if n >= 0 and free[n] >= q and sum(1 for v in out.values() if v == n) < pods:
+        if draw(st.integers(0, 4)) == 0:
+            continue
+        n = draw(st.integers(0, len(caps) - 1))
+        if free[n] >= q and sum(1 for v in out.values() if v == n) < pods:
             out[j] = n
             free[n] -= q
     return out
