@@ -24,6 +24,11 @@ built and solved only when the time left can hold its estimated build time
 model's answer cannot be sequenced within the migration limit or is worse,
 the greedy plan is returned. So the answer is never worse than greedy run to
 completion whenever greedy completes within its share.
+
+Warm start (``solve_from``; the portfolio passes the learned policy's plan
+this way): the incumbent and hint are the better of greedy's plan and the
+given one (:mod:`.start`). A good incumbent matters most for the proof: the
+search prunes against it from the first second.
 """
 
 from __future__ import annotations
@@ -41,15 +46,15 @@ from optsched.errors import ConfigError
 from optsched.problems.base import ProblemKind
 from optsched.problems.cluster import VmRescheduling
 from optsched.registry import register
-from optsched.results import SolveResult, Status
+from optsched.results import Plan, SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
 from optsched.solvers._cpsat import default_workers, make_solver, map_status
 from optsched.solvers.reschedule import cpsat_model as cpm
 from optsched.solvers.reschedule.bound import RemainderBound, remainder_bound
 from optsched.solvers.reschedule.classes import VmClass, disaggregate, vm_classes
-from optsched.solvers.reschedule.greedy import greedy
 from optsched.solvers.reschedule.result import state_result
 from optsched.solvers.reschedule.sequencing import Sequenced, sequence
+from optsched.solvers.reschedule.start import starting_state
 from optsched.solvers.reschedule.state import RescheduleState
 
 GREEDY_SHARE = (
@@ -207,14 +212,17 @@ def estimated_build_s(state: RescheduleState, classes: list[VmClass], hosts: np.
 
 
 def exact_plan(
-    problem: VmRescheduling, budget: Budget, args: CpsatArgs, solver: str
+    problem: VmRescheduling,
+    budget: Budget,
+    args: CpsatArgs,
+    solver: str,
+    warm: Plan | None = None,
 ) -> SolveResult:
     started = time.monotonic()
     state = RescheduleState.from_problem(problem)
     fr0 = state.fragment_rate()
-    hinted = state.copy()
-    if args.hint_with_greedy:
-        greedy(hinted, problem.migration_limit, started + budget.seconds * GREEDY_SHARE)
+    greedy_until = started + budget.seconds * GREEDY_SHARE if args.hint_with_greedy else None
+    hinted, source = starting_state(state, problem.migration_limit, greedy_until, warm)
     classes = vm_classes(state, np.arange(state.n_vms))
     model_deadline = budget.deadline - budget.seconds * SEQUENCING_SHARE
     # the bound runs before the model (its cut and an early proof help the
@@ -222,7 +230,7 @@ def exact_plan(
     lb = remainder_bound(state, problem.migration_limit, model_deadline) if args.bound else None
     if lb is not None and lb.proves(hinted.frag_sum, hinted.free_sum):
         return _greedy_result(
-            hinted, Status.OPTIMAL, lb, solver, started, fr0, "greedy meets the bound"
+            hinted, Status.OPTIMAL, lb, solver, started, fr0, f"the {source} plan meets the bound"
         )
     left = model_deadline - time.monotonic()
     if left < estimated_build_s(state, classes, np.arange(state.n_hosts)):
@@ -233,7 +241,7 @@ def exact_plan(
             solver,
             started,
             fr0,
-            "no time left for the model; greedy plan",
+            f"no time left for the model; the {source} plan",
         )
     cm = cpm.build(state, classes, np.arange(state.n_hosts), problem.migration_limit)
     opt = optimize(cm, hinted, model_deadline, args, lb)
@@ -245,7 +253,7 @@ def exact_plan(
             solver,
             started,
             fr0,
-            "no model answer in time; greedy plan",
+            f"no model answer in time; the {source} plan",
         )
     values = opt.values
     if lb is not None:
@@ -334,7 +342,7 @@ class CpsatRescheduler:
         kind=SolverKind.EXACT,
         problem_kinds=frozenset({ProblemKind.VM_RESCHEDULING}),
         anytime=True,
-        warm_start=False,
+        warm_start=True,
         deterministic=False,
     )
 
@@ -343,3 +351,7 @@ class CpsatRescheduler:
 
     def solve(self, problem: VmRescheduling, budget: Budget) -> SolveResult:
         return exact_plan(problem, budget, self.args, self.name)
+
+    def solve_from(self, problem: VmRescheduling, budget: Budget, hint: SolveResult) -> SolveResult:
+        """Hinted with the better of greedy's plan and ``hint``'s."""
+        return exact_plan(problem, budget, self.args, self.name, hint.plan)

@@ -1,6 +1,7 @@
 """Large-neighbourhood search for rescheduling big clusters (anytime).
 
-Start from the greedy plan. Repeatedly pick a neighbourhood, a subset of the
+Start from the greedy plan (warm-started, from the better of it and the
+given plan: :mod:`.start`). Repeatedly pick a neighbourhood, a subset of the
 hosts of one cluster (the cluster drawn with weight 1 + its fragment
 remainder R; hosts sampled with weight 1 + the host's fragment remainder,
 so fragmented hosts are freed more often), and re-solve where the VMs on those
@@ -11,7 +12,7 @@ when it lowers the fragment rate. The neighbourhood grows after a sub-problem
 solved to optimality and shrinks after one that timed out.
 
 At the end, the final placement is turned into moves from the snapshot and
-sequenced (:mod:`.sequencing`); when that fails the greedy plan is returned.
+sequenced (:mod:`.sequencing`); when that fails the starting plan is returned.
 
 Bound: when its estimated time (:func:`.bound.estimated_bound_s`) is at most
 ``BOUND_SHARE`` of the budget, the lower bound of :mod:`.bound` is computed
@@ -33,15 +34,15 @@ from optsched.budget import Budget
 from optsched.problems.base import ProblemKind
 from optsched.problems.cluster import VmRescheduling
 from optsched.registry import register
-from optsched.results import SolveResult, Status
+from optsched.results import Plan, SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
 from optsched.solvers.reschedule import cpsat_model as cpm
 from optsched.solvers.reschedule.bound import RemainderBound, estimated_bound_s, remainder_bound
 from optsched.solvers.reschedule.classes import Slot, VmClass, vm_classes
 from optsched.solvers.reschedule.exact import CpsatArgs, solve_model
-from optsched.solvers.reschedule.greedy import greedy
 from optsched.solvers.reschedule.result import state_result
 from optsched.solvers.reschedule.sequencing import sequence
+from optsched.solvers.reschedule.start import starting_state
 from optsched.solvers.reschedule.state import RescheduleState, unit_terms
 
 INITIAL_HOSTS = 24  # neighbourhood size to start with
@@ -155,12 +156,19 @@ def improve(
     return False, ans.status is Status.OPTIMAL
 
 
-def lns_plan(problem: VmRescheduling, budget: Budget, args: LnsArgs, solver: str) -> SolveResult:
+def lns_plan(
+    problem: VmRescheduling,
+    budget: Budget,
+    args: LnsArgs,
+    solver: str,
+    warm: Plan | None = None,
+) -> SolveResult:
     started = time.monotonic()
     origin = RescheduleState.from_problem(problem)
     fr0 = origin.fragment_rate()
-    hinted = origin.copy()
-    greedy(hinted, problem.migration_limit, started + budget.seconds * GREEDY_SHARE)
+    hinted, _ = starting_state(
+        origin, problem.migration_limit, started + budget.seconds * GREEDY_SHARE, warm
+    )
     cur = hinted.copy()
     rng = np.random.default_rng(args.cpsat.random_seed)
     size, rounds, wins = args.initial_hosts, 0, 0
@@ -236,7 +244,7 @@ def _finish(
         status=status(better),
         started=started,
         fr_before=fr0,
-        message=seq.message or "LNS found nothing better than greedy",
+        message=seq.message or "LNS found nothing better than its starting plan",
         **stats,
     )
 
@@ -250,6 +258,7 @@ class LnsRescheduler:
         kind=SolverKind.HEURISTIC,
         problem_kinds=frozenset({ProblemKind.VM_RESCHEDULING}),
         anytime=True,
+        warm_start=True,
         deterministic=False,
     )
 
@@ -258,3 +267,7 @@ class LnsRescheduler:
 
     def solve(self, problem: VmRescheduling, budget: Budget) -> SolveResult:
         return lns_plan(problem, budget, self.args, self.name)
+
+    def solve_from(self, problem: VmRescheduling, budget: Budget, hint: SolveResult) -> SolveResult:
+        """Improves the better of greedy's plan and ``hint``'s."""
+        return lns_plan(problem, budget, self.args, self.name, hint.plan)

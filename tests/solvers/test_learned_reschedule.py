@@ -63,3 +63,30 @@ def test_unsupported_layout_is_invalid_input() -> None:
     result = create(names.GNN_RESCHEDULE).solve(VmRescheduling(snap, 1), Budget(5))
     assert result.status is Status.INVALID_INPUT
     assert "NUMA" in result.message
+
+
+def test_portfolio_warm_starts_the_exact_solver_from_the_learned_plan(monkeypatch) -> None:
+    from optsched.portfolio import Portfolio
+    from optsched.solvers.reschedule import exact
+
+    given: list[object] = []
+    real = exact.exact_plan
+
+    def spy(problem, budget, args, solver, warm=None):
+        given.append(warm)
+        return real(problem, budget, args, solver, warm)
+
+    monkeypatch.setattr(exact, "exact_plan", spy)
+    problem = VmRescheduling(load_shipped("medium"), migration_limit=5)
+    config = {names.CPSAT_RESCHEDULE: {"num_workers": 1}, names.GNN_RESCHEDULE: {"k": 2}}
+    portfolio = Portfolio(solver_config=config)
+    chain = portfolio.plan(problem, Budget(4))
+    assert chain[:2] == [names.GNN_RESCHEDULE, names.CPSAT_RESCHEDULE]
+    learned_solver = create(names.GNN_RESCHEDULE, k=2)
+    learned_solver.warm_up()  # loading torch is not part of the comparison
+    learned = learned_solver.solve(problem, Budget(4))
+    assert learned.plan.moves
+    result = portfolio.run(problem, Budget(4))
+    assert given and given[0] == learned.plan  # the policy is seeded: the same plan
+    assert validate(problem, result).ok
+    assert result.objective <= learned.objective + 1e-12
