@@ -65,6 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference-budget", type=float, default=60.0, help="exact solver, seconds")
     p.add_argument("--checkpoint", default=None, help="policy checkpoint (default: shipped)")
     p.add_argument("--limits", type=int, nargs="+", default=list(LIMITS))
+    p.add_argument("--k", type=int, nargs="+", default=None, help="trajectories (default 1 8 32)")
     p.add_argument("--no-large", action="store_true", help="skip the large snapshot")
 
 
@@ -122,7 +123,7 @@ def _cell(args: argparse.Namespace, inst: str, snap: Any, limit: int) -> list[di
         ref = _run(names.CPSAT_RESCHEDULE, problem, ref_budget)
         rows.append({"solver": "exact (reference)", "budget_s": ref_budget, **ref})
     gnn_time, learned = 1.0, None
-    for k in K_QUICK if args.quick else K_VALUES:
+    for k in args.k or (K_QUICK if args.quick else K_VALUES):
         r = _run(names.GNN_RESCHEDULE, problem, 600.0, k=k, checkpoint=args.checkpoint)
         rows.append({"solver": f"gnn K={k}", "budget_s": None, **r})
         gnn_time, learned = r.get("time_s", gnn_time), r.get("result", learned)
