@@ -84,25 +84,22 @@ def _instances(args: argparse.Namespace) -> list[tuple[str, Any]]:
     return out
 
 
-def _run(
-    name: str,
-    problem: VmRescheduling,
-    budget_s: float,
-    warm: SolveResult | None = None,
-    **config: Any,
-) -> dict[str, Any]:
+def _solve(
+    name: str, problem: VmRescheduling, budget_s: float, warm: SolveResult | None, **config: Any
+) -> SolveResult:
     solver = load_builtin().create(name, **config)
     if warm is None:
-        result: SolveResult = solver.solve(problem, Budget(budget_s))
-    else:
-        assert isinstance(solver, WarmStartSolver), name
-        result = solver.solve_from(problem, Budget(budget_s), warm)
+        return solver.solve(problem, Budget(budget_s))  # type: ignore[no-any-return]
+    assert isinstance(solver, WarmStartSolver), name
+    return solver.solve_from(problem, Budget(budget_s), warm)
+
+
+def _row(problem: VmRescheduling, result: SolveResult) -> dict[str, Any]:
     report = validate(problem, result)
     if not result.status.has_solution or not report.ok:
         why = result.message if report.ok else report.summary(2)
         return {"status": str(result.status), "valid": report.ok, "message": why}
     return {
-        "result": result,
         "status": str(result.status),
         "valid": True,
         "fr": report.objective,
@@ -111,6 +108,16 @@ def _run(
         "moves": report.metrics["moves"],
         "bound": result.best_bound,
     }
+
+
+def _run(
+    name: str,
+    problem: VmRescheduling,
+    budget_s: float,
+    warm: SolveResult | None = None,
+    **config: Any,
+) -> dict[str, Any]:
+    return _row(problem, _solve(name, problem, budget_s, warm, **config))
 
 
 def _cell(args: argparse.Namespace, inst: str, snap: Any, limit: int) -> list[dict[str, Any]]:
@@ -124,9 +131,11 @@ def _cell(args: argparse.Namespace, inst: str, snap: Any, limit: int) -> list[di
         rows.append({"solver": "exact (reference)", "budget_s": ref_budget, **ref})
     gnn_time, learned = 1.0, None
     for k in args.k or (K_QUICK if args.quick else K_VALUES):
-        r = _run(names.GNN_RESCHEDULE, problem, 600.0, k=k, checkpoint=args.checkpoint)
+        res = _solve(names.GNN_RESCHEDULE, problem, 600.0, None, k=k, checkpoint=args.checkpoint)
+        r = _row(problem, res)
         rows.append({"solver": f"gnn K={k}", "budget_s": None, **r})
-        gnn_time, learned = r.get("time_s", gnn_time), r.get("result", learned)
+        if "fr" in r:
+            gnn_time, learned = r["time_s"], res
     if names.CPSAT_RESCHEDULE in reg:
         same = _run(names.CPSAT_RESCHEDULE, problem, max(gnn_time, 0.1))
         rows.append({"solver": "exact (largest-K time)", "budget_s": gnn_time, **same})
@@ -138,8 +147,6 @@ def _cell(args: argparse.Namespace, inst: str, snap: Any, limit: int) -> list[di
         # from the largest-K plan (its time not counted here)
         warm = _run(names.CPSAT_RESCHEDULE, problem, WARM_BUDGET_S, warm=learned)
         rows.append({"solver": "exact from largest-K plan", "budget_s": WARM_BUDGET_S, **warm})
-    for r in rows:
-        r.pop("result", None)
     _shares(rows, ref)
     return [{"instance": inst, "mnl": limit, **r} for r in rows]
 

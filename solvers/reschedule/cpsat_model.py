@@ -49,12 +49,12 @@ Objective
 Bound (measured, issue 4). The LP relaxation moves fractions of VMs, so every
 unit's free CPU can be made a multiple of F at no migration cost: the root
 bound is ``Q <= T / F`` (87 slots on the medium snapshot, i.e. FR >= 0.0014);
-:mod:`.bound` computes a valid, much tighter bound outside the model. The
-proofs come from the search: with CP-SAT's "max_lp" worker (see
-:class:`.exact.CpsatArgs`) the optimum on medium is proven in 6-8 s at
-MNL 10, 20-24 s at MNL 25 and 11-26 s at MNL 50 on most instances. As a cut (:func:`add_remainder_bound`) it made the
-search worse (off by default, see :class:`.exact.CpsatArgs`). Tried
-and not kept (medium, seed-0 generated
+:mod:`.bound` computes a valid, much tighter bound outside the model. As a
+cut (:func:`add_remainder_bound`) that bound made the search worse (off by
+default, see :class:`.exact.CpsatArgs`). The proofs come from the search:
+with CP-SAT's "max_lp" worker (:class:`.exact.CpsatArgs`) the optimum on
+medium is proven in 6-8 s at MNL 10, 20-24 s at MNL 25 and 11-26 s at
+MNL 50 on most instances. Tried and not kept (medium, seed-0 generated
 instance, MNL 10, 2 workers): a one-hot table per unit over the reachable free
 values (``e``, ``rem`` and ``slots`` as linear functions of the booleans) with
 a per-unit lower bound on the moves touching the unit (BFS over the VM shares

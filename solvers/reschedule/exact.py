@@ -1,4 +1,4 @@
-"""Exact rescheduling with CP-SAT: greedy hint -> class model -> solve ->
+"""Exact rescheduling with CP-SAT: starting plan -> class model -> solve ->
 disaggregate -> sequence (:mod:`.cpsat_model`, :mod:`.classes`,
 :mod:`.sequencing`).
 
@@ -253,12 +253,12 @@ def exact_plan(
     # search); when the model does not fit, the time left is otherwise idle
     lb = remainder_bound(state, problem.migration_limit, model_deadline) if args.bound else None
     if lb is not None and lb.proves(hinted.frag_sum, hinted.free_sum):
-        return _greedy_result(
+        return _start_result(
             hinted, Status.OPTIMAL, lb, solver, started, fr0, f"the {source} plan meets the bound"
         )
     left = model_deadline - time.monotonic()
     if left < estimated_build_s(state, classes, np.arange(state.n_hosts)):
-        return _greedy_result(
+        return _start_result(
             hinted,
             Status.FEASIBLE,
             lb,
@@ -270,7 +270,7 @@ def exact_plan(
     cm = cpm.build(state, classes, np.arange(state.n_hosts), problem.migration_limit)
     opt = optimize(cm, hinted, model_deadline, args, lb)
     if opt.values is None:
-        return _greedy_result(
+        return _start_result(
             hinted,
             Status.FEASIBLE,
             lb,
@@ -288,7 +288,7 @@ def exact_plan(
     return _choose(done, hinted, seq, opt, solver, started, fr0, lb)
 
 
-def _greedy_result(
+def _start_result(
     hinted: RescheduleState,
     status: Status,
     lb: RemainderBound | None,
@@ -335,8 +335,8 @@ def _choose(
     fr0: float,
     lb: RemainderBound | None = None,
 ) -> SolveResult:
-    """The model's sequenced answer, or the greedy hint when that is better;
-    optimal when CP-SAT proved it or it meets the bound ``lb``."""
+    """The model's sequenced answer, or the starting plan (``hinted``) when
+    that is better; optimal when CP-SAT proved it or it meets a valid bound."""
     if seq.complete and done.fragment_rate() <= hinted.fragment_rate():
         proven = opt.proven or _meets(done, opt, lb)
         status = Status.OPTIMAL if proven else Status.FEASIBLE
@@ -352,7 +352,7 @@ def _choose(
             **_bound_stats(lb),
         )
     better = done if done.fragment_rate() < hinted.fragment_rate() else hinted
-    note = seq.message or "the model's answer is no better than the greedy hint"
+    note = seq.message or "the model's answer is no better than its starting plan"
     proven = _meets(better, opt, lb)
     return state_result(
         better,

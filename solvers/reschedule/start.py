@@ -31,12 +31,12 @@ def replay(origin: RescheduleState, plan: Plan, limit: int) -> RescheduleState |
         if a.kind is not ActionKind.MOVE or a.target is None:
             return None
         vm, host = vm_of.get(a.item_id), host_of.get(a.target.node)
-        if vm is None or host is None or not state.vm_movable[vm]:
+        if vm is None or host is None:
             return None
         numa = a.target.numa if state.has_numa[host] else (0,)
-        try:
+        try:  # the state's own check: movable, in its cluster, fits, affinity
             state.move(vm, host, tuple(numa))
-        except (ValueError, IndexError):
+        except ValueError:
             return None
     return state
 

@@ -25,6 +25,8 @@ from optsched.model import (
     compile_snapshot,
 )
 from optsched.problems.cluster import VmRescheduling
+from optsched.solvers.reschedule.greedy import greedy
+from optsched.solvers.reschedule.state import RescheduleState
 
 MB_PER_CORE = 2048
 
@@ -213,3 +215,10 @@ def _feasible(p: VmRescheduling, final: dict[str, Assignment]) -> bool:
             return False
     cc = compile_snapshot(snap.with_assignments(final))
     return bool((cc.numa_used() <= cc.numa_capacity).all() and (cc.used() <= cc.capacity).all())
+
+
+def greedy_rate(p: VmRescheduling) -> float:
+    """The fragment rate greedy reaches, run to completion (no deadline)."""
+    state = RescheduleState.from_problem(p)
+    greedy(state, p.migration_limit)
+    return state.fragment_rate()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reschedule_cases import brute_force, node, problem, snapshot, vm
+from reschedule_cases import brute_force, greedy_rate, node, problem, snapshot, vm
 
 from optsched.budget import Budget
 from optsched.problems.cluster import VmRescheduling
@@ -137,14 +137,6 @@ def test_exact_plans_validate_and_never_lose_to_greedy(p: VmRescheduling) -> Non
     assert exact.objective <= greedy.objective + 1e-12  # type: ignore[operator]
 
 
-def _greedy_rate(p: VmRescheduling) -> float:
-    from optsched.solvers.reschedule.greedy import greedy
-
-    state = RescheduleState.from_problem(p)
-    greedy(state, p.migration_limit)  # to completion, no deadline
-    return state.fragment_rate()
-
-
 @pytest.mark.parametrize("name", ["cpsat-reschedule", "lns-reschedule"])
 @pytest.mark.parametrize("seconds", [0.1, 0.5, 2.0])
 def test_never_worse_than_the_greedy_hint_at_any_budget(name: str, seconds: float) -> None:
@@ -161,4 +153,4 @@ def test_never_worse_than_the_greedy_hint_at_any_budget(name: str, seconds: floa
     )
     p = problem(place(base, seed=3, pack=0.0), 4)
     result = _solve(name, p, seconds)
-    assert result.objective <= _greedy_rate(p) + 1e-12
+    assert result.objective <= greedy_rate(p) + 1e-12

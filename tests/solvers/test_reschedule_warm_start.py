@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reschedule_cases import instances, node, problem, snapshot, vm
+from reschedule_cases import greedy_rate, instances, node, problem, snapshot, vm
 
 from optsched.budget import Budget
 from optsched.model import Assignment
 from optsched.problems.cluster import VmRescheduling
 from optsched.registry import create
 from optsched.results import Action, ActionKind, Plan, SolveResult, Status
-from optsched.solvers.reschedule.greedy import greedy
 from optsched.solvers.reschedule.start import replay, starting_state
 from optsched.solvers.reschedule.state import RescheduleState
 from optsched.validate import validate
@@ -45,12 +44,6 @@ def _rate(p: VmRescheduling, plan: Plan) -> float:
     return float(report.objective)  # type: ignore[arg-type]
 
 
-def _greedy_rate(p: VmRescheduling) -> float:
-    state = RescheduleState.from_problem(p)
-    greedy(state, p.migration_limit)
-    return state.fragment_rate()
-
-
 @pytest.mark.parametrize("name", WARM)
 @settings(max_examples=12, deadline=None)
 @given(p=instances(), seed=st.integers(0, 2**16))
@@ -63,7 +56,7 @@ def test_warm_started_answer_validates_and_beats_both_starts(
     report = validate(p, result)
     assert report.ok, report.summary()
     assert report.objective <= _rate(p, plan) + 1e-12
-    assert report.objective <= _greedy_rate(p) + 1e-12
+    assert report.objective <= greedy_rate(p) + 1e-12
 
 
 def _myopic() -> VmRescheduling:
@@ -127,7 +120,7 @@ def test_a_plan_that_does_not_apply_is_ignored(actions: list[Action]) -> None:
         p, Budget(2.0), SolveResult(Status.FEASIBLE, "bad", plan=plan)
     )
     assert validate(p, result).ok
-    assert result.objective <= _greedy_rate(p) + 1e-12  # type: ignore[operator]
+    assert result.objective <= greedy_rate(p) + 1e-12  # type: ignore[operator]
 
 
 def test_replay_applies_a_feasible_plan_to_a_copy() -> None:
