@@ -5,12 +5,16 @@
 (``pods.snapshot.nodes[3].capacity.quantities[cpu_millis]``); the domain
 constructors then run their own checks, whose errors are re-raised under the
 same path. ``*_to_proto`` are their inverses.
+
+Decoding sits on the service's request path, so field paths are formatted
+only for a value that fails its check (``_at`` joins a message's path and a
+field name when needed), and empty repeated fields are skipped outright.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sized
-from contextlib import contextmanager
+from collections.abc import Mapping, Sized
+from types import TracebackType
 
 from optsched.api.limits import MAX_ABS_PRIORITY, MAX_LABEL_CHARS, MAX_NAME_CHARS, Limits
 from optsched.api.v1 import types_pb2 as pb
@@ -32,19 +36,36 @@ from optsched.model import (
     Toleration,
 )
 from optsched.model.labels import SELECTOR_OPERATORS, TAINT_EFFECTS, TOLERATION_OPERATORS
+from optsched.model.resources import checked_resources
 
 KIND_NAMES = {pb.ITEM_KIND_POD: "pod", pb.ITEM_KIND_VM: "vm"}
+KNOWN_KINDS = frozenset({pb.ITEM_KIND_UNSPECIFIED, *KIND_NAMES})
 
 
-@contextmanager
-def at(path: str) -> Iterator[None]:
-    """Re-raise a domain constructor's error under the proto path ``path``."""
-    try:
-        yield
-    except DomainError as exc:
-        if exc.field.startswith(path):
-            raise
-        raise DomainError(path, f"{exc.field}: {exc.message}") from exc
+class at:  # lower case: used as ``with at(path):``, as the function it replaces
+    """Re-raise a domain constructor's error under the proto path ``path``.
+    (A class: cheaper to enter than a generator-based context manager.)"""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, DomainError) and not exc.field.startswith(self.path):
+            raise DomainError(self.path, f"{exc.field}: {exc.message}") from exc
+
+
+def _at(path: str, name: str) -> str:
+    """The path of field ``name`` of the message at ``path`` (``name`` empty:
+    the message itself)."""
+    return f"{path}.{name}" if name else path
 
 
 def text(value: str, path: str, *, required: bool = True, limit: int = MAX_NAME_CHARS) -> str:
@@ -60,18 +81,30 @@ def count(values: Sized, path: str, limit: int) -> None:
         raise ProblemTooLarge(path, f"has {len(values)} entries, at most {limit} allowed")
 
 
-def string_map(values: Mapping[str, str], path: str, limits: Limits) -> dict[str, str]:
-    # One copy out of the proto map (iterating a upb map goes through the
-    # Mapping ABC, several times slower than a dict); paths are formatted only
-    # for an entry that fails.
+def _text_at(
+    value: str, path: str, name: str, *, required: bool = True, limit: int = MAX_NAME_CHARS
+) -> str:
+    """:func:`text` for the field ``name`` of the message at ``path``."""
+    if (required and not value) or len(value) > limit:
+        text(value, _at(path, name), required=required, limit=limit)
+    return value
+
+
+def string_map(
+    values: Mapping[str, str], path: str, limits: Limits, name: str = ""
+) -> dict[str, str]:
+    # One copy out of the proto map (a upb map's Mapping methods are several
+    # times slower than a dict's; iterating its keys and indexing is the
+    # fastest way out); paths are formatted only for an entry that fails.
     if not values:
         return {}
-    out = dict(values)
-    count(out, path, limits.max_entries)
+    out = {k: values[k] for k in values}
+    if len(out) > limits.max_entries:
+        count(out, _at(path, name), limits.max_entries)
     for k, v in out.items():
         if not k or len(k) > MAX_LABEL_CHARS or len(v) > MAX_LABEL_CHARS:
-            text(k, f"{path}[{k!r}]", limit=MAX_LABEL_CHARS)
-            text(v, f"{path}[{k!r}]", required=False, limit=MAX_LABEL_CHARS)
+            text(k, f"{_at(path, name)}[{k!r}]", limit=MAX_LABEL_CHARS)
+            text(v, f"{_at(path, name)}[{k!r}]", required=False, limit=MAX_LABEL_CHARS)
     return out
 
 
@@ -83,16 +116,24 @@ def quantity(value: int, path: str, limits: Limits) -> int:
     return int(value)
 
 
-def resources_from_proto(msg: pb.Resources, path: str, limits: Limits) -> Resources:
-    out = dict(msg.quantities)  # one copy out of the upb map, as in string_map
-    count(out, f"{path}.quantities", limits.max_entries)
+def resources_from_proto(
+    msg: pb.Resources, path: str, limits: Limits, field: str = ""
+) -> Resources:
+    """The vector in ``msg``, the field ``field`` (or, empty, the message) at ``path``."""
+    values = msg.quantities
+    if not values:  # an unset vector (a node's reservation, mostly)
+        return checked_resources({})
+    out = {k: values[k] for k in values}  # one copy out of the upb map, as in string_map
+    if len(out) > limits.max_entries:
+        count(out, f"{_at(path, field)}.quantities", limits.max_entries)
     top = limits.max_quantity
     for name, value in out.items():
         if not name or len(name) > MAX_NAME_CHARS or not 0 <= value <= top:
-            where = f"{path}.quantities[{name}]"
+            where = f"{_at(path, field)}.quantities[{name}]"
             text(name, where)
             quantity(value, where, limits)
-    return Resources(dict(sorted(out.items())))  # every entry checked above
+    # every entry checked above, as Resources.of would: the model keeps it as is
+    return checked_resources(dict(sorted(out.items())))
 
 
 def _selector(msg: pb.LabelSelector, path: str, limits: Limits) -> LabelSelector:
@@ -170,52 +211,84 @@ def _gpus(msgs: list[pb.Gpu], path: str, limits: Limits) -> tuple[Gpu, ...]:
     return tuple(out)
 
 
-def node_from_proto(msg: pb.Node, path: str, limits: Limits) -> Node:
-    name = text(msg.name, f"{path}.name")
-    count(msg.numa, f"{path}.numa", limits.max_entries)
-    numa = tuple(
+def _numa(msgs: list[pb.NumaNode], path: str, limits: Limits) -> tuple[NumaNode, ...]:
+    count(msgs, path, limits.max_entries)
+    return tuple(
         NumaNode(
-            resources_from_proto(n.capacity, f"{path}.numa[{i}].capacity", limits),
-            resources_from_proto(n.reserved, f"{path}.numa[{i}].reserved", limits),
+            resources_from_proto(n.capacity, f"{path}[{i}].capacity", limits),
+            resources_from_proto(n.reserved, f"{path}[{i}].reserved", limits),
         )
-        for i, n in enumerate(msg.numa)
+        for i, n in enumerate(msgs)
     )
+
+
+def node_from_proto(msg: pb.Node, path: str, limits: Limits) -> Node:
+    # fields are checked in a fixed order, so a message with several bad
+    # fields always reports the same one
+    name = _text_at(msg.name, path, "name")
+    numa = _numa(list(msg.numa), f"{path}.numa", limits) if msg.numa else ()
+    capacity = resources_from_proto(msg.capacity, path, limits, "capacity")
+    labels = string_map(msg.labels, path, limits, "labels")
+    taints = _taints(list(msg.taints), f"{path}.taints", limits) if msg.taints else ()
+    gpus = _gpus(list(msg.gpus), f"{path}.gpus", limits) if msg.gpus else ()
+    cluster = _text_at(msg.cluster, path, "cluster", required=False)
+    reserved = resources_from_proto(msg.reserved, path, limits, "reserved")
     with at(path):
         return Node(
             name=name,
-            capacity=resources_from_proto(msg.capacity, f"{path}.capacity", limits),
-            labels=string_map(msg.labels, f"{path}.labels", limits),
-            taints=_taints(list(msg.taints), f"{path}.taints", limits),
+            capacity=capacity,
+            labels=labels,
+            taints=taints,
             numa=numa,
-            gpus=_gpus(list(msg.gpus), f"{path}.gpus", limits),
+            gpus=gpus,
             schedulable=not msg.unschedulable,
-            cluster=text(msg.cluster, f"{path}.cluster", required=False),
-            reserved=resources_from_proto(msg.reserved, f"{path}.reserved", limits),
+            cluster=cluster,
+            reserved=reserved,
         )
 
 
 def item_from_proto(msg: pb.Item, path: str, limits: Limits, default_kind: str) -> Item:
-    if msg.kind not in (pb.ITEM_KIND_UNSPECIFIED, *KIND_NAMES):
+    if msg.kind not in KNOWN_KINDS:
         raise DomainError(f"{path}.kind", f"unknown item kind {msg.kind}")
     if abs(msg.priority) > MAX_ABS_PRIORITY:
         raise DomainError(f"{path}.priority", f"must be within ±{MAX_ABS_PRIORITY}")
+    # fields are checked in a fixed order, so a message with several bad
+    # fields always reports the same one
+    item_id = _text_at(msg.item_id, path, "item_id")
+    requests = resources_from_proto(msg.requests, path, limits, "requests")
+    namespace = _text_at(msg.namespace, path, "namespace", required=False) or "default"
+    owner = _text_at(msg.owner, path, "owner", required=False)
+    labels = string_map(msg.labels, path, limits, "labels")
+    node_selector = string_map(msg.node_selector, path, limits, "node_selector")
+    tolerations = (
+        _tolerations(list(msg.tolerations), f"{path}.tolerations", limits)
+        if msg.tolerations
+        else ()
+    )
+    affinity = _terms(list(msg.affinity), f"{path}.affinity", limits) if msg.affinity else ()
+    anti_affinity = (
+        _terms(list(msg.anti_affinity), f"{path}.anti_affinity", limits)
+        if msg.anti_affinity
+        else ()
+    )
+    cluster = _text_at(msg.cluster, path, "cluster", required=False)
     with at(path):
         return Item(
-            item_id=text(msg.item_id, f"{path}.item_id"),
-            requests=resources_from_proto(msg.requests, f"{path}.requests", limits),
+            item_id=item_id,
+            requests=requests,
             priority=int(msg.priority),
-            namespace=text(msg.namespace, f"{path}.namespace", required=False) or "default",
-            owner=text(msg.owner, f"{path}.owner", required=False),
-            labels=string_map(msg.labels, f"{path}.labels", limits),
+            namespace=namespace,
+            owner=owner,
+            labels=labels,
             movable=msg.movable if msg.HasField("movable") else True,
             evictable=msg.evictable if msg.HasField("evictable") else True,
-            node_selector=string_map(msg.node_selector, f"{path}.node_selector", limits),
-            tolerations=_tolerations(list(msg.tolerations), f"{path}.tolerations", limits),
-            affinity=_terms(list(msg.affinity), f"{path}.affinity", limits),
-            anti_affinity=_terms(list(msg.anti_affinity), f"{path}.anti_affinity", limits),
+            node_selector=node_selector,
+            tolerations=tolerations,
+            affinity=affinity,
+            anti_affinity=anti_affinity,
             numa_split=msg.numa_split,
             kind=KIND_NAMES.get(msg.kind, default_kind),
-            cluster=text(msg.cluster, f"{path}.cluster", required=False),
+            cluster=cluster,
         )
 
 
@@ -224,12 +297,15 @@ def _assignments(
 ) -> dict[str, Assignment]:
     out: dict[str, Assignment] = {}
     for i, a in enumerate(msgs):
-        where = f"{path}[{i}]"
-        if a.item_id not in item_ids:
-            raise DomainError(f"{where}.item_id", f"unknown item {a.item_id!r}")
-        if a.item_id in out:
-            raise DomainError(f"{where}.item_id", f"item {a.item_id!r} is assigned twice")
-        out[a.item_id] = location_from_proto(a.node, list(a.numa), where, nodes)
+        item_id, node, numa = a.item_id, a.node, list(a.numa)
+        if item_id not in item_ids:
+            raise DomainError(f"{path}[{i}].item_id", f"unknown item {item_id!r}")
+        if item_id in out:
+            raise DomainError(f"{path}[{i}].item_id", f"item {item_id!r} is assigned twice")
+        if not numa and node in nodes:  # nothing more to check
+            out[item_id] = Assignment(node)
+        else:
+            out[item_id] = location_from_proto(node, numa, f"{path}[{i}]", nodes)
     return out
 
 
@@ -248,8 +324,10 @@ def location_from_proto(
 
 
 def snapshot_from_proto(msg: pb.Snapshot, path: str, limits: Limits, default_kind: str) -> Snapshot:
-    count(msg.nodes, f"{path}.nodes", limits.max_nodes)
-    count(msg.items, f"{path}.items", limits.max_items)
+    if len(msg.nodes) > limits.max_nodes:
+        count(msg.nodes, f"{path}.nodes", limits.max_nodes)
+    if len(msg.items) > limits.max_items:
+        count(msg.items, f"{path}.items", limits.max_items)
     nodes: dict[str, Node] = {}
     for i, n in enumerate(msg.nodes):
         node = node_from_proto(n, f"{path}.nodes[{i}]", limits)

@@ -29,9 +29,13 @@ ACTION_TO_PROTO = {
 ACTION_FROM_PROTO = {v: k for k, v in ACTION_TO_PROTO.items()}
 
 
+def _nanos(seconds: float) -> int:
+    return round(max(0.0, seconds) * 1e9)
+
+
 def duration(seconds: float) -> duration_pb2.Duration:
     d = duration_pb2.Duration()
-    d.FromNanoseconds(round(max(0.0, seconds) * 1e9))
+    d.FromNanoseconds(_nanos(seconds))
     return d
 
 
@@ -48,18 +52,25 @@ def result_to_proto(result: SolveResult, response: Any, effective_budget_s: floa
         value = _finite(getattr(result, name))
         if value is not None:
             setattr(info, name, float(value))
-    info.wall_time.CopyFrom(duration(result.wall_time_s))
-    info.effective_budget.CopyFrom(duration(effective_budget_s))
+    info.wall_time.FromNanoseconds(_nanos(result.wall_time_s))
+    info.effective_budget.FromNanoseconds(_nanos(effective_budget_s))
     if result.plan is not None:
+        actions = response.plan.actions
         for a in result.plan.actions:
-            msg = response.plan.actions.add(kind=ACTION_TO_PROTO[a.kind], item_id=a.item_id)
+            msg = actions.add(kind=ACTION_TO_PROTO[a.kind], item_id=a.item_id)
             if a.source is not None:
-                msg.source.node, msg.source.numa[:] = a.source.node, list(a.source.numa)
+                _location_to_proto(a.source, msg.source)
             if a.target is not None:
-                msg.target.node, msg.target.numa[:] = a.target.node, list(a.target.numa)
+                _location_to_proto(a.target, msg.target)
     for u in result.unplaced:
         response.unplaced.add(item_id=u.item_id, reason=u.reason)
     return response
+
+
+def _location_to_proto(a: Assignment, msg: pb.Location) -> None:
+    msg.node = a.node  # sets the field's presence even for an empty name, as before
+    if a.numa:
+        msg.numa[:] = list(a.numa)
 
 
 def _location(msg: pb.Action, name: str, path: str) -> Assignment | None:

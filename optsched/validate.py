@@ -10,6 +10,7 @@ the problem's definition.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 from optsched.problems.base import ProblemKind
@@ -27,12 +28,17 @@ _CHECKERS: dict[ProblemKind, str] = {
 }
 
 
+# checkers already imported, by kind (the import is resolved once per kind)
+_LOADED: dict[ProblemKind, Callable[[Any, SolveResult], ValidationReport]] = {}
+
+
 def validate(problem: Any, result: SolveResult) -> ValidationReport:
     """Every violation of ``result`` against ``problem`` (empty when valid),
     and the objective recomputed from the answer alone."""
-    target = _CHECKERS[problem.kind]
-    module, func = target.split(":")
-    checker = getattr(importlib.import_module(module), func)
+    checker = _LOADED.get(problem.kind)
+    if checker is None:
+        module, func = _CHECKERS[problem.kind].split(":")
+        checker = _LOADED[problem.kind] = getattr(importlib.import_module(module), func)
     report: ValidationReport = checker(problem, result)
     return report
 

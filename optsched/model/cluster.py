@@ -14,7 +14,15 @@ from typing import Any
 
 from optsched.errors import DomainError
 from optsched.model.labels import HOSTNAME_KEY, AffinityTerm, Taint, Toleration
-from optsched.model.resources import Resources, check_quantity
+from optsched.model.resources import Resources, check_quantity, is_checked
+
+
+def _is_checked(value: Any) -> bool:
+    """Whether ``value`` needs no check: a Resources built from checked
+    quantities, or an empty one (the default of every optional vector)."""
+    return isinstance(value, Resources) and (
+        is_checked(value) or (type(value.quantities) is dict and not value.quantities)
+    )
 
 
 def _resources(value: Any, where: str) -> Resources:
@@ -70,20 +78,24 @@ class Node:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise DomainError("node.name", "must be a non-empty string")
-        object.__setattr__(
-            self, "capacity", _resources(self.capacity, f"nodes[{self.name}].capacity")
-        )
-        object.__setattr__(
-            self, "reserved", _resources(self.reserved, f"nodes[{self.name}].reserved")
-        )
+        # vectors from Resources.of (or a checking converter) are taken as
+        # they are; anything else is checked here, its path built only then
+        if not _is_checked(self.capacity):
+            where = f"nodes[{self.name}].capacity"
+            object.__setattr__(self, "capacity", _resources(self.capacity, where))
+        if not _is_checked(self.reserved):
+            where = f"nodes[{self.name}].reserved"
+            object.__setattr__(self, "reserved", _resources(self.reserved, where))
         object.__setattr__(self, "labels", dict(self.labels))
         numa = []
         for i, n in enumerate(self.numa):
             if not isinstance(n, NumaNode):
                 raise DomainError(f"nodes[{self.name}].numa[{i}]", "must be a NumaNode")
-            where = f"nodes[{self.name}].numa[{i}]"
-            cap = _resources(n.capacity, f"{where}.capacity")
-            numa.append(NumaNode(cap, _resources(n.reserved, f"{where}.reserved")))
+            if not (_is_checked(n.capacity) and _is_checked(n.reserved)):
+                where = f"nodes[{self.name}].numa[{i}]"
+                cap = _resources(n.capacity, f"{where}.capacity")
+                n = NumaNode(cap, _resources(n.reserved, f"{where}.reserved"))
+            numa.append(n)
         object.__setattr__(self, "numa", tuple(numa))
 
     def __hash__(self) -> int:
@@ -125,9 +137,9 @@ class Item:
     def __post_init__(self) -> None:
         if not isinstance(self.item_id, str) or not self.item_id:
             raise DomainError("item.item_id", "must be a non-empty string")
-        object.__setattr__(
-            self, "requests", _resources(self.requests, f"items[{self.item_id}].requests")
-        )
+        if not _is_checked(self.requests):
+            where = f"items[{self.item_id}].requests"
+            object.__setattr__(self, "requests", _resources(self.requests, where))
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             raise DomainError(f"items[{self.item_id}].priority", "must be an integer")
         if self.kind not in ("pod", "vm"):
@@ -185,19 +197,16 @@ class Snapshot:
                 raise DomainError(f"items[{i}].item_id", f"duplicate item id {it.item_id!r}")
             item_ids.add(it.item_id)
         for item_id, a in self.assignments.items():
-            where = f"assignments[{item_id}]"
             if item_id not in item_ids:
-                raise DomainError(where, f"unknown item {item_id!r}")
+                raise DomainError(f"assignments[{item_id}]", f"unknown item {item_id!r}")
             node = node_by_name.get(a.node)
             if node is None:
-                raise DomainError(f"{where}.node", f"unknown node {a.node!r}")
-            for k in a.numa:
-                if not 0 <= k < len(node.numa):
-                    raise DomainError(f"{where}.numa", f"node {a.node!r} has no NUMA node {k}")
-            if len(set(a.numa)) != len(a.numa):
-                raise DomainError(f"{where}.numa", "repeats a NUMA node")
+                raise DomainError(f"assignments[{item_id}].node", f"unknown node {a.node!r}")
+            if a.numa:
+                _check_numa(a, node, f"assignments[{item_id}].numa")
         for owner, k in self.disruption_budgets.items():
-            check_quantity(k, f"disruption_budgets[{owner}]")
+            if type(k) is not int or k < 0:  # the path is built only for a bad value
+                check_quantity(k, f"disruption_budgets[{owner}]")
 
     @cached_property
     def node_index(self) -> dict[str, int]:
@@ -226,6 +235,14 @@ class Snapshot:
 
     def items_on(self, node: str) -> list[Item]:
         return [self.item(i) for i, a in self.assignments.items() if a.node == node]
+
+
+def _check_numa(a: Assignment, node: Node, where: str) -> None:
+    for k in a.numa:
+        if not 0 <= k < len(node.numa):
+            raise DomainError(where, f"node {a.node!r} has no NUMA node {k}")
+    if len(set(a.numa)) != len(a.numa):
+        raise DomainError(where, "repeats a NUMA node")
 
 
 def by_id(items: Sequence[Item]) -> dict[str, Item]:

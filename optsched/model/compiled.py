@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optsched.model.cluster import Snapshot
-from optsched.model.resources import resource_names
+from optsched.model.resources import Resources, resource_names
 
 
 @dataclass(frozen=True)
@@ -64,39 +64,50 @@ class CompiledCluster:
 
 
 def compile_snapshot(snapshot: Snapshot, resources: list[str] | None = None) -> CompiledCluster:
+    nodes, items = snapshot.nodes, snapshot.items
     names = resources or resource_names(
-        [n.capacity for n in snapshot.nodes] + [it.requests for it in snapshot.items]
+        [nd.capacity.quantities for nd in nodes] + [it.requests.quantities for it in items]
     )
-    n, m = len(snapshot.nodes), len(snapshot.items)
-    k = max((len(nd.numa) for nd in snapshot.nodes), default=0)
-    cap = np.zeros((n, len(names)), dtype=np.int64)
-    ncap = np.zeros((n, k, len(names)), dtype=np.int64)
-    for i, nd in enumerate(snapshot.nodes):
-        cap[i] = [nd.capacity[r] - nd.reserved[r] for r in names]
-        for j, nn in enumerate(nd.numa):
-            ncap[i, j] = [nn.capacity[r] - nn.reserved[r] for r in names]
-    req = np.zeros((m, len(names)), dtype=np.int64)
+    n, m, r = len(nodes), len(items), len(names)
+    k = max((len(nd.numa) for nd in nodes), default=0)
+    # rows are built as Python lists and converted once: cheaper than filling
+    # numpy rows one at a time for the small snapshots of a single request
+    cap = np.array([_free(nd.capacity, nd.reserved, names) for nd in nodes], dtype=np.int64)
+    ncap = np.zeros((n, k, r), dtype=np.int64)
+    if k:
+        for i, nd in enumerate(nodes):
+            for j, nn in enumerate(nd.numa):
+                ncap[i, j] = _free(nn.capacity, nn.reserved, names)
+    req = np.array(
+        [[q.get(name, 0) for name in names] for q in (it.requests.quantities for it in items)],
+        dtype=np.int64,
+    )
     node_of = np.full(m, -1, dtype=np.int64)
     numa_of = np.zeros((m, k), dtype=bool)
-    idx = snapshot.node_index
-    for j, it in enumerate(snapshot.items):
-        req[j] = [it.requests[r] for r in names]
-        a = snapshot.assignments.get(it.item_id)
-        if a is not None:
+    if snapshot.assignments:
+        idx, item_idx = snapshot.node_index, snapshot.item_index
+        for item_id, a in snapshot.assignments.items():
+            j = item_idx[item_id]
             node_of[j] = idx[a.node]
             for q in a.numa:
                 numa_of[j, q] = True
     return CompiledCluster(
         snapshot=snapshot,
         resources=tuple(names),
-        capacity=cap,
-        requests=req,
+        capacity=cap.reshape(n, r),
+        requests=req.reshape(m, r),
         node_of=node_of,
-        priority=np.array([it.priority for it in snapshot.items], dtype=np.int64),
-        movable=np.array([it.movable for it in snapshot.items], dtype=bool),
-        evictable=np.array([it.evictable for it in snapshot.items], dtype=bool),
-        schedulable=np.array([nd.schedulable for nd in snapshot.nodes], dtype=bool),
+        priority=np.array([it.priority for it in items], dtype=np.int64),
+        movable=np.array([it.movable for it in items], dtype=bool),
+        evictable=np.array([it.evictable for it in items], dtype=bool),
+        schedulable=np.array([nd.schedulable for nd in nodes], dtype=bool),
         numa_capacity=ncap,
         numa_of=numa_of,
-        numa_split=np.array([it.numa_split for it in snapshot.items], dtype=bool),
+        numa_split=np.array([it.numa_split for it in items], dtype=bool),
     )
+
+
+def _free(capacity: Resources, reserved: Resources, names: list[str]) -> list[int]:
+    """``capacity - reserved`` over ``names`` (a missing resource is 0)."""
+    cap, res = capacity.quantities, reserved.quantities
+    return [cap.get(name, 0) - res.get(name, 0) for name in names]

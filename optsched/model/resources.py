@@ -16,6 +16,10 @@ from typing import Any
 
 from optsched.errors import DomainError
 
+# Instance attribute (outside the dataclass fields, so not part of equality,
+# hashing or repr) marking a vector whose quantities were checked on creation.
+_CHECKED = "_checked"
+
 CPU_MILLIS = "cpu_millis"
 MEMORY_MIB = "memory_mib"
 GPU_COUNT = "gpu_count"
@@ -62,8 +66,13 @@ class Resources(Mapping[str, int]):
         for name, qty in merged.items():
             if not isinstance(name, str) or not name:
                 raise DomainError(where, f"resource names must be non-empty strings, got {name!r}")
-            checked[name] = check_quantity(qty, f"{where}.{name}")
-        return cls(dict(sorted(checked.items())))
+            if type(qty) is int and qty >= 0:  # the common case, without building the path
+                checked[name] = qty
+            else:
+                checked[name] = check_quantity(qty, f"{where}.{name}")
+        res = cls(dict(sorted(checked.items())))
+        object.__setattr__(res, _CHECKED, True)
+        return res
 
     def __getitem__(self, key: str) -> int:
         return self.quantities.get(key, 0)
@@ -99,9 +108,26 @@ class Resources(Mapping[str, int]):
         return all(v <= free.get(k, 0) for k, v in self.quantities.items() if v > 0)
 
 
+def checked_resources(quantities: dict[str, int]) -> Resources:
+    """A vector over ``quantities``, which the caller has checked as
+    :meth:`Resources.of` does (non-empty names, non-negative ints, sorted by
+    name) and hands over; the model's constructors take it without checking
+    it again."""
+    res = Resources(quantities)
+    object.__setattr__(res, _CHECKED, True)
+    return res
+
+
+def is_checked(res: Resources) -> bool:
+    """Whether ``res`` was built from checked quantities (by :meth:`Resources.of`
+    or :func:`checked_resources`); one built directly with ``Resources(...)``
+    is not."""
+    return res.__dict__.get(_CHECKED, False) is True
+
+
 def resource_names(vectors: Iterable[Mapping[str, int]]) -> list[str]:
     """Sorted union of the resource names used by ``vectors``."""
     names: set[str] = set()
     for v in vectors:
-        names.update(v.keys())
+        names.update(v)
     return sorted(names)

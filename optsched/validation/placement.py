@@ -43,10 +43,12 @@ from optsched.validation._affinity import FinalState, check_affinity
 from optsched.validation._plan import Outcome, PlanRules, check_unplaced, walk_plan
 from optsched.validation.report import ValidationReport
 
+ALL_ACTIONS = frozenset(ActionKind)
+
 
 def _rules(problem: PodPlacement) -> PlanRules:
     return PlanRules(
-        allowed_kinds=frozenset(ActionKind),
+        allowed_kinds=ALL_ACTIONS,
         allow_moves=problem.allow_moves,
         allow_evictions=problem.allow_evictions,
         move_limit=problem.max_moves,

@@ -25,7 +25,7 @@ from optsched.registry import register
 from optsched.results import SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
 from optsched.solvers.placement.outcome import broken_snapshot, make_result
-from optsched.solvers.placement.state import ClusterState
+from optsched.solvers.placement.state import ClusterState, snapshot_state
 from optsched.solvers.placement.topology import Topology, build_topology
 
 PLACEMENT_KINDS = frozenset({ProblemKind.POD_PLACEMENT, ProblemKind.VM_PLACEMENT})
@@ -33,25 +33,29 @@ PLACEMENT_KINDS = frozenset({ProblemKind.POD_PLACEMENT, ProblemKind.VM_PLACEMENT
 
 def dominant_shares(topo: Topology) -> tuple[np.ndarray, np.ndarray]:
     """([M] largest share, [M] its resource column) against cluster totals."""
-    total = topo.cc.capacity.sum(axis=0).astype(float)
-    shares = np.where(
-        total > 0,
-        topo.cc.requests / np.maximum(total, 1),
-        np.where(topo.cc.requests > 0, np.inf, 0),
-    )
+    requests = topo.cc.requests
+    total = topo.cc.capacity.sum(axis=0)
+    shares = requests / np.maximum(total, 1).astype(float)
+    empty = total <= 0  # a resource no node offers: any request of it is an infinite share
+    if empty.any():
+        shares[:, empty] = np.where(requests[:, empty] > 0, np.inf, 0.0)
     return shares.max(axis=1), shares.argmax(axis=1)
 
 
-def decreasing_order(topo: Topology) -> list[int]:
-    share, _ = dominant_shares(topo)
-    pending = np.nonzero(topo.cc.node_of < 0)[0]
-    return sorted((int(m) for m in pending), key=lambda m: (-topo.cc.priority[m], -share[m], m))
+def decreasing_order(topo: Topology, share: np.ndarray | None = None) -> list[int]:
+    """Pending items by priority, then dominant ``share`` (computed when not
+    given), then snapshot order."""
+    if share is None:
+        share, _ = dominant_shares(topo)
+    pending = np.nonzero(topo.cc.node_of < 0)[0].tolist()
+    priority, shares = topo.cc.priority.tolist(), share.tolist()
+    return sorted(pending, key=lambda m: (-priority[m], -shares[m], m))
 
 
 def greedy_assign(topo: Topology, best_fit: bool) -> ClusterState:
-    state = ClusterState(topo)
-    _, dom = dominant_shares(topo)
-    for m in decreasing_order(topo):
+    state = snapshot_state(topo)
+    share, dom = dominant_shares(topo)
+    for m in decreasing_order(topo, share):
         mask = state.feasible_nodes(m)
         if not mask.any():
             continue

@@ -39,7 +39,7 @@ from optsched.solvers.placement.kube_score import (
 )
 from optsched.solvers.placement.outcome import broken_snapshot, make_result
 from optsched.solvers.placement.preemption import find_preemption
-from optsched.solvers.placement.state import ClusterState
+from optsched.solvers.placement.state import ClusterState, snapshot_state
 from optsched.solvers.placement.topology import Topology, build_topology
 
 
@@ -55,7 +55,7 @@ def kube_schedule_until(
     was emptied."""
     problem = topo.problem
     snap = topo.cc.snapshot
-    state = ClusterState(topo)
+    state = snapshot_state(topo)
     cols = scored_columns(topo)
     nz = nonzero_requests(topo, cols)
     nz_used = np.zeros((topo.cc.n_nodes, len(cols)), dtype=np.int64)

@@ -11,7 +11,7 @@ from optsched.results import SolveResult, Status
 from optsched.solvers.placement.plan import order_plan
 from optsched.solvers.placement.reasons import unplaced_reasons
 from optsched.solvers.placement.score import evaluate, tier_weights, tiers
-from optsched.solvers.placement.state import ClusterState
+from optsched.solvers.placement.state import snapshot_state
 from optsched.solvers.placement.topology import Topology
 
 
@@ -72,7 +72,7 @@ def make_result(
 def broken_snapshot(topo: Topology, solver: str) -> SolveResult | None:
     """For heuristics, which never repair running items: a result saying the
     snapshot already breaks a constraint, or None when it is consistent."""
-    broken = ClusterState(topo).broken()
+    broken = snapshot_state(topo).broken()
     if not broken:
         return None
     ids = ", ".join(topo.cc.snapshot.items[m].item_id for m in broken[:5])

@@ -22,7 +22,7 @@ import numpy as np
 
 from optsched.model import Assignment
 from optsched.results import Action, ActionKind, Plan
-from optsched.solvers.placement.state import ClusterState
+from optsched.solvers.placement.state import snapshot_state
 from optsched.solvers.placement.topology import Topology
 
 Step = tuple[str, Assignment]
@@ -37,7 +37,7 @@ class _Builder:
     def __init__(self, topo: Topology) -> None:
         self.topo = topo
         self.snap = topo.cc.snapshot
-        self.state = ClusterState(topo)
+        self.state = snapshot_state(topo)
         self.where: dict[str, Assignment] = dict(self.snap.assignments)
         self.actions: list[Action] = []
         self.notes: list[str] = []

@@ -33,7 +33,8 @@ class ClusterState:
         self.holders = [np.zeros(k, np.int64) for k in self._ndom]
         self._is_anti = np.zeros(len(topo.terms), dtype=bool)
         for ts in topo.anti:
-            self._is_anti[ts] = True
+            if ts:
+                self._is_anti[ts] = True
         self._matched_by = (
             [np.nonzero(topo.matches[:, m])[0] for m in range(cc.n_items)] if topo.terms else None
         )
@@ -54,6 +55,18 @@ class ClusterState:
                 snap.item_index[item_id], snap.node_index[a.node], a.numa if topo.numa else ()
             )
 
+    def copy(self) -> ClusterState:
+        """An independent state equal to this one (the per-term indexes
+        derived from the topology are shared: they are never mutated)."""
+        new = object.__new__(ClusterState)
+        new.__dict__.update(self.__dict__)
+        new.free, new.numa_free = self.free.copy(), self.numa_free.copy()
+        new.node_of, new.numa_of = self.node_of.copy(), list(self.numa_of)
+        new.match_count = [c.copy() for c in self.match_count]
+        new.holders = [c.copy() for c in self.holders]
+        new.peer_count = {k: c.copy() for k, c in self.peer_count.items()}
+        return new
+
     # -- queries ---------------------------------------------------------
 
     def broken(self) -> list[int]:
@@ -63,9 +76,7 @@ class ClusterState:
         over_nodes = set(np.nonzero((self.free < 0).any(axis=1))[0].tolist())
         if self.topo.numa:
             over_nodes |= set(np.nonzero((self.numa_free < 0).any(axis=(1, 2)))[0].tolist())
-        out = [
-            int(m) for m in np.nonzero(self.node_of >= 0)[0] if int(self.node_of[m]) in over_nodes
-        ]
+        out = [m for m, n in enumerate(self.node_of.tolist()) if n in over_nodes]
         if not self.topo.terms:
             return out
         involved = np.asarray(self.topo.matches.any(axis=0))
@@ -168,7 +179,10 @@ class ClusterState:
 
     def _apply(self, m: int, n: int, numa: tuple[int, ...], sign: int) -> None:
         req = self.topo.cc.requests[m]
-        self.free[n] -= sign * req
+        if sign > 0:  # in place, without a temporary for sign * req
+            self.free[n] -= req
+        else:
+            self.free[n] += req
         for j in numa:
             self.numa_free[n, j] -= sign * np.array([numa_share(int(q), len(numa)) for q in req])
         if self._matched_by is None:
@@ -192,7 +206,17 @@ class ClusterState:
     def assignments(self) -> dict[str, Assignment]:
         snap = self.topo.cc.snapshot
         return {
-            snap.items[m].item_id: Assignment(snap.nodes[int(n)].name, self.numa_of[m])
-            for m, n in enumerate(self.node_of)
+            snap.items[m].item_id: Assignment(snap.nodes[n].name, self.numa_of[m])
+            for m, n in enumerate(self.node_of.tolist())
             if n >= 0
         }
+
+
+def snapshot_state(topo: Topology) -> ClusterState:
+    """A fresh state of the snapshot's own assignments. A solver builds it
+    several times (its own start, the consistency check, the plan), so it
+    is built once per topology and copied."""
+    if topo.snapshot_state is None:
+        topo.snapshot_state = ClusterState(topo)
+    state: ClusterState = topo.snapshot_state.copy()
+    return state

@@ -11,7 +11,7 @@ that it stays fast for 5,000 nodes and 50,000 pods.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,13 +33,18 @@ TermKey = tuple[AffinityTerm, str]  # a term and the namespace of the item that 
 
 
 def _item_signature(it: Item) -> tuple[Any, ...]:
-    return (tuple(sorted(it.node_selector.items())), it.tolerations)
+    selector = tuple(sorted(it.node_selector.items())) if it.node_selector else ()
+    return (selector, it.tolerations)
 
 
 def _node_signature(nd: Node) -> tuple[Any, ...]:
     # the hostname label is unique per node; hostname selectors are checked
     # node by node instead (see _eligibility), so groups stay few
-    labels = tuple(sorted((k, v) for k, v in nd.labels.items() if k != HOSTNAME_KEY))
+    labels = (
+        tuple(sorted((k, v) for k, v in nd.labels.items() if k != HOSTNAME_KEY))
+        if nd.labels
+        else ()
+    )
     return (nd.schedulable, labels, nd.taints)
 
 
@@ -65,6 +70,8 @@ class Topology:
     aff_group: np.ndarray  # [M] the item's affinity group (its set of terms), -1 without terms
     aff_groups: list[tuple[int, ...]]
     no_numa: np.ndarray  # [M] split items with an odd request: never on a NUMA host
+    # the ClusterState of the snapshot, kept by state.snapshot_state
+    snapshot_state: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n_numa(self) -> int:
@@ -115,13 +122,13 @@ def build_topology(problem: PodPlacement) -> Topology:
         aff=aff,
         node_groups=groups,
         **_affinity_groups(aff, matches),
-        no_numa=np.array(
-            [
-                numa and it.numa_split and any(q % 2 for q in it.requests.values())
-                for it in snap.items
-            ],
-            dtype=bool,
-        ),
+        no_numa=_no_numa(snap.items) if numa else np.zeros(len(snap.items), dtype=bool),
+    )
+
+
+def _no_numa(items: tuple[Item, ...]) -> np.ndarray:
+    return np.array(
+        [it.numa_split and any(q % 2 for q in it.requests.values()) for it in items], dtype=bool
     )
 
 

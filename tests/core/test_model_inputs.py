@@ -153,3 +153,41 @@ def test_quantities_are_whole_non_negative_numbers(value: object) -> None:
         with pytest.raises(DomainError) as exc:
             Item("p", {"gpu_count": value})  # type: ignore[dict-item]
         assert exc.value.field == "items[p].requests.gpu_count"
+
+
+UNCHECKED: list[tuple[str, Callable[[], Any], str]] = [
+    ("node capacity", lambda: Node("n", Resources({"cpu_millis": -1})), "nodes[n].capacity"),
+    (
+        "node reserved",
+        lambda: Node("n", Resources.of(cpu_millis=1), reserved=Resources({"x": 1.5})),
+        "nodes[n].reserved",
+    ),
+    (
+        "numa capacity",
+        lambda: Node("n", Resources.of(), numa=(NumaNode(Resources({"x": -2})),)),
+        "nodes[n].numa[0].capacity",
+    ),
+    ("item requests", lambda: Item("p", Resources({"cpu_millis": math.nan})), "items[p].requests"),
+]
+
+
+@pytest.mark.parametrize(("name", "build", "field"), UNCHECKED, ids=[u[0] for u in UNCHECKED])
+def test_resources_built_directly_are_still_checked(
+    name: str, build: Callable[[], Any], field: str
+) -> None:
+    # the model takes vectors from Resources.of as they are; any other is checked
+    with pytest.raises(DomainError) as exc:
+        build()
+    assert exc.value.field.startswith(field)
+
+
+def test_checked_resources_are_kept_and_compare_as_values() -> None:
+    res = Resources.of(cpu_millis=2, memory_mib=1)
+    node = Node("n", res)
+    assert node.capacity is res
+    assert res == Resources({"memory_mib": 1, "cpu_millis": 2})
+    assert hash(res) == hash(Resources({"cpu_millis": 2, "memory_mib": 1}))
+    assert repr(res) == "Resources(quantities={'cpu_millis': 2, 'memory_mib': 1})"
+    unchecked = Resources({"memory_mib": 1, "cpu_millis": 2})
+    assert Node("n", unchecked).capacity == res
+    assert list(Node("n", unchecked).capacity) == ["cpu_millis", "memory_mib"]  # sorted, as of()
