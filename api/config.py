@@ -55,7 +55,14 @@ class ServerConfig:
     port: int = DEFAULT_GRPC_PORT
     # Scheduler extender and /metrics; None disables the HTTP endpoint.
     http_port: int | None = DEFAULT_HTTP_PORT
-    workers: int = field(default_factory=usable_cpus)
+    # Solve threads per process; 0: the usable CPUs shared among the
+    # processes (at least one each), so that the processes' CP-SAT solves
+    # together keep to the cores.
+    workers: int = 0
+    # Serving processes on the gRPC port: the primary and processes - 1
+    # replicas (see optsched.api.replicas); more than one for many small
+    # requests, which are CPU-bound Python.
+    processes: int = 1
     max_concurrent: int = 0  # 0: QUEUE_PER_WORKER * workers
     default_budget_s: float = DEFAULT_BUDGET_S
     default_job_budget_s: float = DEFAULT_JOB_BUDGET_S
@@ -77,8 +84,10 @@ class ServerConfig:
     kube_api: str | None = None
 
     def __post_init__(self) -> None:
-        if self.workers < 1 or self.job_workers < 1:
-            raise ConfigError("workers and job workers must be at least 1")
+        if self.workers == 0 and self.processes >= 1:
+            object.__setattr__(self, "workers", max(1, usable_cpus() // self.processes))
+        if self.workers < 1 or self.job_workers < 1 or self.processes < 1:
+            raise ConfigError("processes, workers and job workers must be at least 1")
         if self.max_concurrent < 0:
             raise ConfigError("max concurrent solves must not be negative")
         if not 0 < self.default_budget_s <= self.limits.max_budget_s:

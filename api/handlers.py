@@ -9,20 +9,26 @@ kind in :data:`~optsched.api.convert_problems.KINDS` solves that kind.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf.message import DecodeError, Message
 
 from optsched.api.convert_problems import KINDS, SOLVE_FILES, Kind
-from optsched.api.jobs.service import JobsService
+from optsched.api.jobs.service import JOBS_SERVICE
 from optsched.api.solving import SolveService
 from optsched.api.v1 import jobs_pb2
 from optsched.errors import DomainError
 
-JOBS_SERVICE = jobs_pb2.DESCRIPTOR.services_by_name["Jobs"]
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]
+
+
+class JobHandlers(Protocol):
+    """The Jobs RPCs by method name: the job service itself, or in a replica
+    process the forwarder to the primary."""
+
+    def handlers(self) -> Mapping[str, Handler]: ...
 
 
 def _serialize(message: Message) -> bytes:
@@ -55,7 +61,7 @@ def service_names() -> list[str]:
     ]
 
 
-def generic_handlers(solving: SolveService, jobs: JobsService) -> list[grpc.GenericRpcHandler]:
+def generic_handlers(solving: SolveService, jobs: JobHandlers) -> list[grpc.GenericRpcHandler]:
     by_request = {k.request.DESCRIPTOR.full_name: k for k in KINDS.values()}
     out = []
     for file in SOLVE_FILES:

@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from optsched.guardrail import GuardRail, GuardState
 
@@ -106,3 +109,21 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def merged_exposition(parts: list[tuple[str, bytes]]) -> bytes:
+    """One exposition from several processes' (``process`` label, exposition)
+    pairs: every sample gains a ``process`` label, each family is written once."""
+    families: dict[str, Metric] = {}
+    for process, text in parts:
+        for fam in text_string_to_metric_families(text.decode()):
+            out = families.setdefault(fam.name, Metric(fam.name, fam.documentation, fam.type))
+            for s in fam.samples:
+                labels = {**s.labels, "process": process}
+                out.samples.append(Sample(s.name, labels, s.value, s.timestamp, s.exemplar))
+
+    class _Merged:
+        def collect(self) -> list[Metric]:
+            return list(families.values())
+
+    return generate_latest(_Merged())  # type: ignore[arg-type]

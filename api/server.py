@@ -13,8 +13,11 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import shutil
 import signal
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 from aiohttp import web
@@ -22,12 +25,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from optsched.api.config import ServerConfig
-from optsched.api.handlers import generic_handlers, service_names
+from optsched.api.handlers import JobHandlers, generic_handlers, service_names
 from optsched.api.interceptors import ErrorInterceptor, TokenInterceptor
+from optsched.api.jobs.forward import JobsForwarder
 from optsched.api.jobs.runner import JobRunner
 from optsched.api.jobs.service import JobsService
 from optsched.api.jobs.store import JobStore
-from optsched.api.metrics import Metrics
+from optsched.api.metrics import Metrics, merged_exposition
+from optsched.api.replicas import Replicas
 from optsched.api.solving import SolveService
 from optsched.portfolio import Portfolio
 
@@ -46,6 +51,10 @@ class Server:
     metrics: Metrics = field(default_factory=Metrics)
     grpc_port: int = 0
     http_port: int | None = None
+    # In a replica process: the primary's private address, where the Jobs
+    # RPCs go (see optsched.api.replicas).
+    primary: str | None = None
+    replicas: Replicas | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -55,9 +64,13 @@ class Server:
             warmed = await asyncio.get_running_loop().run_in_executor(None, self.portfolio.warm_up)
             log.info("warmed up: %s", ", ".join(warmed) or "nothing to load")
         self.solving = SolveService(config, self.portfolio, self.metrics)
-        self.store = JobStore(config.db_path)
-        self.runner = JobRunner(self.store, config, self.metrics)
-        self.jobs = JobsService(self.store, self.runner, self.solving)
+        jobs: JobHandlers
+        if self.primary is None:
+            self.store = JobStore(config.db_path)
+            self.runner = JobRunner(self.store, config, self.metrics)
+            jobs = JobsService(self.store, self.runner, self.solving)
+        else:
+            jobs = self.forwarder = JobsForwarder(self.primary)
         interceptors: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor(self.metrics)]
         if config.token:
             interceptors.insert(0, TokenInterceptor(config.token))
@@ -65,17 +78,26 @@ class Server:
             ("grpc.max_receive_message_length", config.limits.max_request_bytes),
             ("grpc.max_send_message_length", config.limits.max_request_bytes),
         ]
+        if config.processes > 1:
+            options.append(("grpc.so_reuseport", 1))  # processes share the port
         self.grpc = grpc.aio.server(interceptors=interceptors, options=options)
-        self.grpc.add_generic_rpc_handlers(generic_handlers(self.solving, self.jobs))
+        self.grpc.add_generic_rpc_handlers(generic_handlers(self.solving, jobs))
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         names = [*service_names(), health.SERVICE_NAME, reflection.SERVICE_NAME]
         reflection.enable_server_reflection(names, self.grpc)
         self.grpc_port = self._bind(f"{config.host}:{config.port}")
+        if config.processes > 1 and self.primary is None:
+            self.rundir = Path(tempfile.mkdtemp(prefix="optsched-"))
+            self.replicas = Replicas(config, self.grpc_port, self.rundir)
+            self.grpc.add_insecure_port(self.replicas.primary_address)
         await self.grpc.start()
         for name in ["", *service_names()]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self.runner.start()
+        if self.primary is None:
+            self.runner.start()
+        if self.replicas is not None:
+            await self.replicas.start()
         await self._start_http()
         log.info(
             "optsched listening: grpc %s:%d, http %s", config.host, self.grpc_port, self.http_port
@@ -108,9 +130,10 @@ class Server:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         self.metrics.record_jobs(self.store.counts())
-        return web.Response(
-            body=self.metrics.exposition(), content_type="text/plain", charset="utf-8"
-        )
+        body = self.metrics.exposition()
+        if self.replicas is not None:
+            body = merged_exposition([("0", body), *await self.replicas.expositions()])
+        return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
@@ -120,12 +143,19 @@ class Server:
         cancel the rest; running jobs are left for the next start to re-run."""
         grace = self.config.grace_s if grace_s is None else grace_s
         await self.health.enter_graceful_shutdown()
-        await self.grpc.stop(grace)
+        if self.replicas is not None:
+            await asyncio.gather(self.grpc.stop(grace), self.replicas.stop(grace))
+            shutil.rmtree(self.rundir, ignore_errors=True)
+        else:
+            await self.grpc.stop(grace)
         if getattr(self, "http", None) is not None:
             await self.http.cleanup()
-        await self.runner.stop()
+        if self.primary is None:
+            await self.runner.stop()
+            self.store.close()
+        else:
+            await self.forwarder.close()
         self.solving.shutdown()
-        self.store.close()
 
 
 async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
@@ -133,7 +163,8 @@ async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> Non
     server = Server(config)
     await server.start()
     print(
-        f"optsched serving grpc={config.host}:{server.grpc_port} http={server.http_port}",
+        f"optsched serving grpc={config.host}:{server.grpc_port} http={server.http_port}"
+        f" processes={config.processes}",
         flush=True,
     )
     stop = asyncio.Event()

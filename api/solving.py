@@ -17,10 +17,11 @@ Why threads, not processes: CP-SAT spends its time in C++ with the GIL
 released, so threads run CP-SAT solves in parallel; small heuristic requests
 take about a millisecond, and a process pool's pickling round trip
 (measured at ~0.6 ms per request on the 2-core target) would cost a third of
-the throughput; and the portfolio's guard-rails (the learned solver's
-measured gaps) must be shared by every request, which one process gives for
-free. Crash isolation is kept where it matters: batch jobs, which run long
-and may be cancelled, run each in its own process (see
+the throughput. To use more cores for small requests, whole serving
+processes share the port instead (:mod:`optsched.api.replicas`): each
+converts, solves and answers its own connections' requests, with no
+hand-off. Crash isolation is kept where it matters: batch jobs, which run
+long and may be cancelled, run each in its own process (see
 :mod:`optsched.api.jobs.runner`).
 """
 

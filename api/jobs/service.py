@@ -14,6 +14,7 @@ from optsched.api.solving import SolveService, check_solver
 from optsched.api.v1 import jobs_pb2
 from optsched.errors import DomainError
 
+JOBS_SERVICE = jobs_pb2.DESCRIPTOR.services_by_name["Jobs"]
 STATE_TO_PROTO = {
     JobState.QUEUED: jobs_pb2.JOB_STATE_QUEUED,
     JobState.RUNNING: jobs_pb2.JOB_STATE_RUNNING,

@@ -1,8 +1,11 @@
 """``optsched bench service``: a loopback load generator against a running
-server (``--target``) or one it starts itself.
+server (``--target``) or servers it starts itself, one per process count in
+``--processes`` (default 1 and 2), side by side.
 
-Scenarios, each at 1, 8 and 64 concurrent clients, bounded in request count
-and in time: small heuristic requests (pod placement, first-fit-decreasing,
+Each client has its own connection, as independent callers do (and as the
+kernel needs to spread connections over a server's processes). Scenarios,
+each at 1, 8 and 64 concurrent clients, bounded in request count and in
+time: small heuristic requests (pod placement, first-fit-decreasing,
 5 nodes / 4 pods) and mid-size CP-SAT requests (cpsat-placement, 30 nodes /
 60 pods). Reports throughput, p50/p99 latency, errors, and deadline
 adherence: CP-SAT requests ask for a 5 s budget under a 1 s call deadline, so
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from optsched.bench.report import format_table, write_json
+from optsched.errors import ConfigError
 
 HELP = "loopback load against the gRPC server: requests/s, p50/p99, deadline adherence at 1/8/64 clients"
 READY = re.compile(r"optsched serving grpc=([\d.]+:\d+)")
@@ -61,6 +65,11 @@ SCENARIOS = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", help="a running server (default: start one on loopback)")
     p.add_argument("--quick", action="store_true", help="fewer requests per level")
+    p.add_argument(
+        "--processes",
+        default="1,2",
+        help="serving processes of the servers started, comma-separated (default 1,2)",
+    )
 
 
 def _request(s: Scenario) -> bytes:
@@ -87,11 +96,14 @@ async def _level(
     latencies: list[float] = []
     codes: dict[str, int] = {}
     deadline_at = time.monotonic() + s.time_cap_s
-    async with grpc.aio.insecure_channel(target) as channel:
-        call = channel.unary_unary("/optsched.v1.Placement/PlacePods", None, None)
+    # one connection per client: gRPC would otherwise share one among channels
+    options = [("grpc.use_local_subchannel_pool", 1)]
+    channels = [grpc.aio.insecure_channel(target, options=options) for _ in range(clients)]
+    try:
         remaining = [count]
 
-        async def client() -> None:
+        async def client(channel: grpc.aio.Channel) -> None:
+            call = channel.unary_unary("/optsched.v1.Placement/PlacePods", None, None)
             while remaining[0] > 0 and time.monotonic() < deadline_at:
                 remaining[0] -= 1
                 t0 = time.perf_counter()
@@ -103,9 +115,13 @@ async def _level(
                 latencies.append(time.perf_counter() - t0)
                 codes[code] = codes.get(code, 0) + 1
 
+        await asyncio.gather(*(ch.channel_ready() for ch in channels))
         started = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(clients)))
+        await asyncio.gather(*(client(ch) for ch in channels))
         elapsed = time.perf_counter() - started
+    finally:
+        for ch in channels:
+            await ch.close(None)
     lat = sorted(latencies)
     pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1e3 if lat else float("nan")  # noqa: E731
     ok = codes.get("OK", 0)
@@ -122,10 +138,13 @@ async def _level(
     }
 
 
-def _start_server(tmp: Path) -> tuple[subprocess.Popen[str], str]:
+def _start_server(tmp: Path, processes: int) -> tuple[subprocess.Popen[str], str]:
     exe = Path(sys.executable).parent / "optsched"
-    cmd = [str(exe), "serve", "--port", "0", "--no-http", "--db", str(tmp / "bench-jobs.sqlite3")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    db = tmp / f"bench-jobs-{processes}.sqlite3"
+    cmd = [str(exe), "serve", "--port", "0", "--no-http", "--db", str(db)]
+    proc = subprocess.Popen(
+        [*cmd, "--processes", str(processes)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if m := READY.search(line):
@@ -133,30 +152,42 @@ def _start_server(tmp: Path) -> tuple[subprocess.Popen[str], str]:
     raise RuntimeError(f"server exited with {proc.wait()}")
 
 
-async def _run_all(target: str, quick: bool) -> list[dict[str, Any]]:
+async def _run_all(target: str, quick: bool, processes: int | None) -> list[dict[str, Any]]:
     rows = []
     for s in SCENARIOS:
         payload = _request(s)
         await _level(target, s, payload, 1, 3)  # warm-up: imports, first CP-SAT model
         for clients in CONCURRENCY:
             count = s.quick_count if quick else s.count
-            rows.append(await _level(target, s, payload, clients, max(count, clients)))
+            row = await _level(target, s, payload, clients, max(count, clients))
+            rows.append({"processes": processes, **row})
     return rows
 
 
+def _process_counts(text: str) -> list[int]:
+    try:
+        counts = [int(p) for p in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise ConfigError(f"--processes: expected positive integers like 1,2, got {text!r}")
+    return counts
+
+
 def run(args: argparse.Namespace) -> int:
-    proc = None
-    with tempfile.TemporaryDirectory() as tmp:
-        target = args.target
-        if not target:
-            proc, target = _start_server(Path(tmp))
-        try:
-            rows = asyncio.run(_run_all(target, args.quick))
-        finally:
-            if proc is not None:
+    rows: list[dict[str, Any]] = []
+    if args.target:
+        rows = asyncio.run(_run_all(args.target, args.quick, None))
+    for processes in [] if args.target else _process_counts(args.processes):
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, target = _start_server(Path(tmp), processes)
+            try:
+                rows += asyncio.run(_run_all(target, args.quick, processes))
+            finally:
                 proc.send_signal(signal.SIGTERM)
-                proc.wait(30)
+                proc.wait(60)
     columns = [
+        "processes",
         "scenario",
         "clients",
         "requests",
@@ -168,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     print(format_table(rows, columns))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    note = "load generator and server share the machine's cores"
+    note = "load generator and server share the machine's cores; one connection per client"
     path = write_json(
         "service", {"rows": rows, "cores": cores, "note": note, "quick": args.quick}, Path(args.out)
     )

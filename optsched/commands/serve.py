@@ -25,7 +25,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-http", action="store_true", help="no extender or metrics endpoint")
     p.add_argument(
-        "--workers", type=int, default=c.usable_cpus(), help="solve threads (default: usable CPUs)"
+        "--workers",
+        type=int,
+        default=0,
+        help="solve threads per process (default: the usable CPUs shared among the processes)",
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="processes serving the gRPC port (more for many small requests; default 1)",
     )
     p.add_argument(
         "--max-concurrent", type=int, default=0, help="solves admitted at once (0: 32 per worker)"
@@ -92,6 +101,7 @@ def config_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         port=args.port,
         http_port=None if args.no_http else args.http_port,
         workers=args.workers,
+        processes=args.processes,
         max_concurrent=args.max_concurrent,
         default_budget_s=args.default_budget,
         grace_s=args.grace,
