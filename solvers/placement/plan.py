@@ -54,11 +54,28 @@ class _Builder:
             self.actions.append(Action(ActionKind.EVICT, i, source=snap.assignments[i]))
         todo = [(i, a) for i, a in final.items() if snap.assignments.get(i) != a]
         todo.sort(key=lambda s: (s[0] not in snap.assignments, -snap.item(s[0]).priority, s[0]))
+        if not evicted and self._only_placements_that_fit(todo):
+            places = (Action(ActionKind.PLACE, i, target=a) for i, a in todo)
+            return Plan(tuple(places)), self.notes
         while todo:
             todo = self._drain(todo)
             if todo:
                 todo = self._break_cycle(todo)
         return Plan(tuple(self.actions)), self.notes
+
+    def _only_placements_that_fit(self, todo: list[Step]) -> bool:
+        """Whether ``todo`` only places pending items, with no affinity term
+        in the problem, and everything fits once placed. Placements only
+        add load, so each then fits at its step in any order: the passes of
+        :meth:`_drain` would take them all, in order, in the first one."""
+        if self.topo.terms or any(i in self.where for i, _ in todo):
+            return False
+        for i, a in todo:
+            self._arrive(i, a)
+        if (self.state.free >= 0).all() and (self.state.numa_free >= 0).all():
+            return True
+        self.state, self.where = snapshot_state(self.topo), dict(self.snap.assignments)
+        return False
 
     def _leave(self, i: str) -> Assignment | None:
         src = self.where.pop(i, None)

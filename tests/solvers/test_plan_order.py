@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from unittest.mock import patch
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,7 @@ from placement_builders import node, pod
 from optsched.model import Assignment, Snapshot
 from optsched.problems import PodPlacement
 from optsched.results import ActionKind, Plan, SolveResult, Status, Unplaced
-from optsched.solvers.placement.plan import order_plan
+from optsched.solvers.placement.plan import _Builder, order_plan
 from optsched.solvers.placement.topology import build_topology
 from optsched.validate import validate
 
@@ -107,3 +108,32 @@ def _as_result(problem: PodPlacement, plan: Plan, final: dict[str, Assignment]) 
     left = [it.item_id for it in problem.snapshot.items if it.item_id not in final]
     unplaced = tuple(Unplaced(i, "not in the final state") for i in left)
     return SolveResult(Status.FEASIBLE, "plan-order", plan=plan, unplaced=unplaced)
+
+
+@st.composite
+def placements_only(draw: st.DrawFn) -> tuple[PodPlacement, dict[str, Assignment]]:
+    """Running items stay, pending ones go to random nodes: a final state
+    that may or may not fit."""
+    problem, start = draw(reorderings())
+    snap = problem.snapshot
+    n_nodes = len(snap.nodes)
+    final = dict(snap.assignments)
+    for it in snap.items:
+        if it.item_id not in final and draw(st.booleans()):
+            final[it.item_id] = Assignment(f"n{draw(st.integers(0, n_nodes - 1))}")
+    return problem, final
+
+
+@settings(max_examples=200, deadline=None)
+@given(placements_only())
+def test_placing_pending_items_orders_as_the_general_path_does(
+    case: tuple[PodPlacement, dict[str, Assignment]],
+) -> None:
+    """Only placements and no affinity: the plan takes them all in the
+    first pass when everything fits, and otherwise goes the general way."""
+    problem, final = case
+    topo = build_topology(problem)
+    plan, notes = order_plan(topo, final)
+    with patch.object(_Builder, "_only_placements_that_fit", return_value=False):
+        general, general_notes = order_plan(build_topology(problem), final)
+    assert plan == general and notes == general_notes
