@@ -50,6 +50,8 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
+        # method -> (the handler found, its guarded wrapper); known methods only
+        self._guarded: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -59,12 +61,21 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler
-        inner, method, metrics = handler.unary_unary, details.method, self.metrics
+        # the wrapper is made once per method (and handler), not per call
+        made = self._guarded.get(details.method)
+        if made is not None and made[0] is handler:
+            return made[1]
+        guarded = self._guard(handler, details.method)
+        self._guarded[details.method] = (handler, guarded)
+        return guarded
+
+    def _guard(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        inner, metrics = handler.unary_unary, self.metrics
 
         async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started, code = time.perf_counter(), grpc.StatusCode.OK
             try:
-                return await inner(request, context)  # type: ignore[arg-type]
+                return await inner(request, context)  # type: ignore[arg-type, misc]
             except (asyncio.CancelledError, grpc.aio.AbortError):
                 code = context.code() or grpc.StatusCode.CANCELLED  # type: ignore[assignment]
                 raise
@@ -72,8 +83,8 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                 code, message = status_of(exc)
                 await context.abort(code, message)
             finally:
-                metrics.requests.labels(method, code.name).inc()
-                metrics.latency.labels(method).observe(time.perf_counter() - started)
+                metrics.child(metrics.requests, method, code.name).inc()
+                metrics.child(metrics.latency, method).observe(time.perf_counter() - started)
 
         return grpc.unary_unary_rpc_method_handler(
             guarded,

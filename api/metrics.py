@@ -6,8 +6,10 @@ servers in one process (tests) do not collide."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -38,6 +40,7 @@ LATENCY_BUCKETS_S = (
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.requests = Counter(
             "optsched_rpc_requests",
@@ -97,11 +100,23 @@ class Metrics:
             registry=r,
         )
 
+    def child(self, metric: MetricWrapperBase, *values: str) -> Any:
+        """``metric.labels(*values)``, remembered: every answer records
+        several labelled samples, and prometheus_client checks and formats
+        the label values on each call. The label sets are small (methods,
+        codes, kinds, solvers, statuses)."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
+
     def record_guards(self, guards: Mapping[str, GuardRail]) -> None:
         for name, guard in list(guards.items()):
-            self.guardrail.labels(name).set(1.0 if guard.state is GuardState.SERVING else 0.0)
+            serving = 1.0 if guard.state is GuardState.SERVING else 0.0
+            self.child(self.guardrail, name).set(serving)
             if guard.mean_gap is not None:
-                self.guardrail_gap.labels(name).set(guard.mean_gap)
+                self.child(self.guardrail_gap, name).set(guard.mean_gap)
 
     def record_jobs(self, counts: Mapping[str, int]) -> None:
         for state, n in counts.items():

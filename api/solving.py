@@ -186,8 +186,9 @@ class SolveService:
         )
         budget_s = self.effective_budget(requested, deadline_at)
         result = self.portfolio.run(problem, Budget(budget_s), solver)
-        self.metrics.solve_latency.labels(kind.name, result.solver).observe(result.wall_time_s)
-        self.metrics.choices.labels(kind.name, result.solver, result.status.value).inc()
+        m = self.metrics
+        m.child(m.solve_latency, kind.name, result.solver).observe(result.wall_time_s)
+        m.child(m.choices, kind.name, result.solver, result.status.value).inc()
         self.metrics.record_guards(self.portfolio.guards)
         return kind.response_for(result, budget_s)
 
