@@ -1,6 +1,7 @@
 """The optsched server: gRPC (grpc.aio) with health checking and reflection,
 plus one HTTP endpoint (aiohttp) for the scheduler extender and Prometheus
-metrics, all on one event loop in one process.
+metrics, all on one event loop in one process; with ``processes`` > 1,
+replica processes serve the gRPC port beside it (:mod:`optsched.api.replicas`).
 
 aiohttp rather than the stdlib HTTP server in a thread: the extender's verbs
 run solves, and on the same event loop they share the gRPC side's admission
