@@ -142,9 +142,8 @@ def _start_server(tmp: Path, processes: int) -> tuple[subprocess.Popen[str], str
     exe = Path(sys.executable).parent / "optsched"
     db = tmp / f"bench-jobs-{processes}.sqlite3"
     cmd = [str(exe), "serve", "--port", "0", "--no-http", "--db", str(db)]
-    proc = subprocess.Popen(
-        [*cmd, "--processes", str(processes)], stdout=subprocess.PIPE, text=True
-    )
+    cmd += ["--processes", str(processes)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:
         if m := READY.search(line):
@@ -174,18 +173,25 @@ def _process_counts(text: str) -> list[int]:
     return counts
 
 
-def run(args: argparse.Namespace) -> int:
+def _run_servers(counts: list[int], quick: bool) -> list[dict[str, Any]]:
+    """The scenarios against a server started with each process count in turn."""
     rows: list[dict[str, Any]] = []
-    if args.target:
-        rows = asyncio.run(_run_all(args.target, args.quick, None))
-    for processes in [] if args.target else _process_counts(args.processes):
+    for processes in counts:
         with tempfile.TemporaryDirectory() as tmp:
             proc, target = _start_server(Path(tmp), processes)
             try:
-                rows += asyncio.run(_run_all(target, args.quick, processes))
+                rows += asyncio.run(_run_all(target, quick, processes))
             finally:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(60)
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.target:
+        rows = asyncio.run(_run_all(args.target, args.quick, None))
+    else:
+        rows = _run_servers(_process_counts(args.processes), args.quick)
     columns = [
         "processes",
         "scenario",

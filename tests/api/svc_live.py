@@ -1,9 +1,15 @@
-"""A real server on loopback, run on its own event loop in a thread."""
+"""A real server on loopback: run on its own event loop in a thread
+(:class:`LiveServer`), or as an ``optsched serve`` subprocess
+(:func:`serve_subprocess`)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -45,3 +51,30 @@ class LiveServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()
+
+
+OPTSCHED = str(Path(sys.executable).parent / "optsched")
+READY = re.compile(r"optsched serving grpc=127\.0\.0\.1:(\d+)")
+
+
+def serve_subprocess(args: list[str], **popen: Any) -> tuple[subprocess.Popen[str], int]:
+    """``optsched serve *args`` on port 0, once it serves; returns it and its port."""
+    proc = subprocess.Popen(
+        [OPTSCHED, "serve", "--port", "0", *args], stdout=subprocess.PIPE, text=True, **popen
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if m := READY.search(line):
+            return proc, int(m.group(1))
+    raise AssertionError(f"server exited with {proc.wait()}")
+
+
+def wait_for(predicate, what: str, limit_s: float = 120.0):  # type: ignore[no-untyped-def]
+    """The first true value of ``predicate()``, polled every 0.1 s."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

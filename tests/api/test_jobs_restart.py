@@ -4,14 +4,12 @@ is re-run, and every job ends SUCCEEDED with a valid answer."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 from svc_builders import place_pods_request, reschedule_request
+from svc_live import serve_subprocess, wait_for
 
 from optsched.api.client import Client
 from optsched.api.convert_problems import KINDS
@@ -20,50 +18,14 @@ from optsched.api.limits import Limits
 from optsched.api.v1 import jobs_pb2
 from optsched.validate import validate
 
-OPTSCHED = str(Path(sys.executable).parent / "optsched")
-READY = re.compile(r"optsched serving grpc=127\.0\.0\.1:(\d+)")
-
-
 HERE = Path(__file__).parent
 
 
 def start(db: Path) -> tuple[subprocess.Popen[str], int]:
     """A server subprocess with the test-hold solver plugin; returns its port."""
-    args = [
-        "serve",
-        "--port",
-        "0",
-        "--no-http",
-        "--db",
-        str(db),
-        "--job-workers",
-        "1",
-        "--grace",
-        "0",
-    ]
+    args = ["--no-http", "--db", str(db), "--job-workers", "1", "--grace", "0"]
     env = {**os.environ, "PYTHONPATH": str(HERE)}
-    proc = subprocess.Popen(
-        [OPTSCHED, *args, "--plugin", "svc_plugin"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=db.parent,
-        env=env,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if m := READY.search(line):
-            return proc, int(m.group(1))
-    raise AssertionError(f"server exited with {proc.wait()}")
-
-
-def wait_for(predicate, what: str, limit_s: float = 120.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return serve_subprocess([*args, "--plugin", "svc_plugin"], cwd=db.parent, env=env)
 
 
 def test_sigkill_loses_no_job(tmp_path: Path) -> None:

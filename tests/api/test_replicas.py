@@ -9,8 +9,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import grpc
 import pytest
 from svc_builders import place_pods_request
-from svc_live import LiveServer
+from svc_live import LiveServer, serve_subprocess, wait_for
 
 from optsched.api.client import Client
 from optsched.api.config import ServerConfig
@@ -32,18 +30,6 @@ from optsched.validate import validate
 # process, so all of them land on the same one with probability 2 * 2**-24.
 CONNECTIONS = 24
 PLACE = "/optsched.v1.Placement/PlacePods"
-OPTSCHED = str(Path(sys.executable).parent / "optsched")
-READY = re.compile(r"optsched serving grpc=127\.0\.0\.1:(\d+)")
-
-
-def wait_for(predicate, what: str, limit_s: float = 90.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -72,27 +58,28 @@ def served_by_process(live: LiveServer) -> dict[str, float]:
     return out
 
 
-def place_on_each(channels: list[grpc.Channel]) -> None:
+def place_through_own_connections(address: str) -> None:
+    """One validated placement through each of CONNECTIONS new connections."""
     request = place_pods_request()
     problem = KINDS["place_pods"].problem(request, Limits())
-    for ch in channels:
-        call = ch.unary_unary(
-            PLACE,
-            request_serializer=lambda m: m.SerializeToString(),
-            response_deserializer=KINDS["place_pods"].response.FromString,
-        )
-        response = call(request, timeout=30)
-        assert validate(problem, KINDS["place_pods"].result_from(response)).ok
+    channels = own_connections(address)
+    try:
+        for ch in channels:
+            call = ch.unary_unary(
+                PLACE,
+                request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=KINDS["place_pods"].response.FromString,
+            )
+            response = call(request, timeout=30)
+            assert validate(problem, KINDS["place_pods"].result_from(response)).ok
+    finally:
+        for ch in channels:
+            ch.close()
 
 
 def test_connections_reach_every_process_and_metrics_merge(pair: LiveServer) -> None:
     before = served_by_process(pair)
-    channels = own_connections(pair.address)
-    try:
-        place_on_each(channels)
-    finally:
-        for ch in channels:
-            ch.close()
+    place_through_own_connections(pair.address)
     after = served_by_process(pair)
     served = {p: after.get(p, 0.0) - before.get(p, 0.0) for p in after}
     assert set(served) == {"0", "1"}
@@ -174,14 +161,9 @@ def test_a_dead_replica_is_started_again(tmp_path: Path) -> None:
         assert replicas is not None
         first = replicas.replicas[1].process
         os.kill(first.pid or 0, signal.SIGKILL)
-        wait_for(lambda: replicas.restarts == 1, "the replica to serve again")
+        wait_for(lambda: replicas.restarts == 1, "the replica to serve again", 90.0)
         assert replicas.replicas[1].process is not first
-        channels = own_connections(live.address)
-        try:
-            place_on_each(channels)
-        finally:
-            for ch in channels:
-                ch.close()
+        place_through_own_connections(live.address)
         assert served_by_process(live).get("1", 0) > 0
     finally:
         live.stop()
@@ -203,19 +185,13 @@ def alive(pid: int) -> bool:
 
 def test_replicas_stop_with_sigterm_and_when_the_primary_is_killed(tmp_path: Path) -> None:
     for how in (signal.SIGTERM, signal.SIGKILL):
-        proc = subprocess.Popen(
-            [OPTSCHED, "serve", "--port", "0", "--no-http", "--processes", "2", "--no-warm-up"]
-            + ["--db", str(tmp_path / f"{how.name}.sqlite3"), "--grace", "1"],
-            stdout=subprocess.PIPE,
-            text=True,
+        db = tmp_path / f"{how.name}.sqlite3"
+        proc, _ = serve_subprocess(
+            ["--no-http", "--processes", "2", "--no-warm-up", "--db", str(db), "--grace", "1"]
         )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if READY.search(line):
-                break
         spawned = children(proc.pid)
         assert spawned, "no replica process"
         proc.send_signal(how)
         proc.wait(30)
         gone = lambda pids=spawned: not any(alive(p) for p in pids)  # noqa: E731
-        wait_for(gone, f"replicas to stop after {how.name}")
+        wait_for(gone, f"replicas to stop after {how.name}", 90.0)
