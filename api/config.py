@@ -25,6 +25,9 @@ DEADLINE_MARGIN_SHARE = 0.05
 # about a millisecond, so 32 queued per worker wait tens of milliseconds, and a
 # longer queue would only turn into missed deadlines.
 QUEUE_PER_WORKER = 32
+# Nodes and items a server keeps decoded: a 5,000-node cluster's nodes and
+# running pods of the size the limits allow, at a few KB each at most.
+DECODE_CACHE_ENTRIES = 32_768
 
 
 def usable_cpus() -> int:
@@ -64,6 +67,8 @@ class ServerConfig:
     # requests, which are CPU-bound Python.
     processes: int = 1
     max_concurrent: int = 0  # 0: QUEUE_PER_WORKER * workers
+    # decoded nodes and items kept across requests (optsched.api.decode_cache); 0: none
+    decode_cache: int = DECODE_CACHE_ENTRIES
     default_budget_s: float = DEFAULT_BUDGET_S
     default_job_budget_s: float = DEFAULT_JOB_BUDGET_S
     grace_s: float = DEFAULT_GRACE_S
@@ -90,6 +95,8 @@ class ServerConfig:
             raise ConfigError("processes, workers and job workers must be at least 1")
         if self.max_concurrent < 0:
             raise ConfigError("max concurrent solves must not be negative")
+        if self.decode_cache < 0 or self.decode_cache == 1:
+            raise ConfigError("the decode cache holds 0 (off) or at least 2 entries")
         if not 0 < self.default_budget_s <= self.limits.max_budget_s:
             raise ConfigError(f"default budget must be in (0, {self.limits.max_budget_s}] s")
         if self.grace_s < 0 or self.margin_s < 0 or not 0 <= self.margin_share < 1:

@@ -8,14 +8,21 @@ same path. ``*_to_proto`` are their inverses.
 
 Decoding sits on the service's request path, so field paths are formatted
 only for a value that fails its check (``_at`` joins a message's path and a
-field name when needed), and empty repeated fields are skipped outright.
+field name when needed), and empty repeated fields are skipped outright. A
+server also keeps the nodes and items it decoded under their bytes
+(:mod:`optsched.api.decode_cache`), since a scheduler resends most of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sized
+from collections.abc import Callable, Mapping, Sized
 from types import TracebackType
+from typing import Any, TypeVar
 
+from google.protobuf.message import Message
+
+from optsched.api import decode_cache
+from optsched.api.decode_cache import DecodeCache
 from optsched.api.limits import MAX_ABS_PRIORITY, MAX_LABEL_CHARS, MAX_NAME_CHARS, Limits
 from optsched.api.v1 import types_pb2 as pb
 from optsched.errors import DomainError, ProblemTooLarge
@@ -37,6 +44,8 @@ from optsched.model import (
 )
 from optsched.model.labels import SELECTOR_OPERATORS, TAINT_EFFECTS, TOLERATION_OPERATORS
 from optsched.model.resources import checked_resources
+
+T = TypeVar("T")
 
 KIND_NAMES = {pb.ITEM_KIND_POD: "pod", pb.ITEM_KIND_VM: "vm"}
 KNOWN_KINDS = frozenset({pb.ITEM_KIND_UNSPECIFIED, *KIND_NAMES})
@@ -323,20 +332,51 @@ def location_from_proto(
     return Assignment(node, tuple(numa))
 
 
+_scope_ids: dict[tuple[Limits, str], tuple[int, int]] = {}
+
+
+def _scopes(limits: Limits, default_kind: str) -> tuple[int, int]:
+    """Decode-cache scopes (node, item) of decoding under ``limits`` with
+    ``default_kind``: a decoded object depends on these and its bytes only."""
+    key = (limits, default_kind)
+    found = _scope_ids.get(key)
+    if found is None:
+        n = len(_scope_ids)
+        found = _scope_ids.setdefault(key, (2 * n, 2 * n + 1))
+    return found
+
+
+def _cached(
+    cache: DecodeCache | None, scope: int, decode: Callable[..., T], msg: Message, *args: Any
+) -> T:
+    """``decode(msg, *args)``, or the object an equal message decoded to before."""
+    if cache is None:
+        return decode(msg, *args)
+    key = msg.SerializeToString()
+    found = cache.get(scope, key)
+    if found is None:
+        found = decode(msg, *args)
+        cache.put(scope, key, found)
+    return found  # type: ignore[no-any-return]
+
+
 def snapshot_from_proto(msg: pb.Snapshot, path: str, limits: Limits, default_kind: str) -> Snapshot:
     if len(msg.nodes) > limits.max_nodes:
         count(msg.nodes, f"{path}.nodes", limits.max_nodes)
     if len(msg.items) > limits.max_items:
         count(msg.items, f"{path}.items", limits.max_items)
+    cache = decode_cache.active()
+    node_scope, item_scope = _scopes(limits, default_kind) if cache is not None else (0, 0)
     nodes: dict[str, Node] = {}
     for i, n in enumerate(msg.nodes):
-        node = node_from_proto(n, f"{path}.nodes[{i}]", limits)
+        node = _cached(cache, node_scope, node_from_proto, n, f"{path}.nodes[{i}]", limits)
         if node.name in nodes:
             raise DomainError(f"{path}.nodes[{i}].name", f"duplicate node name {node.name!r}")
         nodes[node.name] = node
     items: dict[str, Item] = {}
     for i, it in enumerate(msg.items):
-        item = item_from_proto(it, f"{path}.items[{i}]", limits, default_kind)
+        where = f"{path}.items[{i}]"
+        item = _cached(cache, item_scope, item_from_proto, it, where, limits, default_kind)
         if item.item_id in items:
             raise DomainError(f"{path}.items[{i}].item_id", f"duplicate item id {item.item_id!r}")
         items[item.item_id] = item

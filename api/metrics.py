@@ -14,6 +14,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from optsched.api.decode_cache import DecodeCache
 from optsched.guardrail import GuardRail, GuardState
 
 # Small heuristic answers take milliseconds, CP-SAT answers up to the budget.
@@ -99,6 +100,20 @@ class Metrics:
             ("verb", "status"),
             registry=r,
         )
+        self.decode_cache = Gauge(
+            "optsched_decode_cache",
+            "decoded nodes and items found in (hits) or added to (misses) the decode cache, "
+            "and held (entries)",
+            ("count",),
+            registry=r,
+        )
+
+    def watch_decode_cache(self, cache: DecodeCache | None) -> None:
+        """Report ``cache``'s counts at each scrape (nothing when None)."""
+        if cache is not None:
+            self.decode_cache.labels("hits").set_function(lambda: cache.hits)
+            self.decode_cache.labels("misses").set_function(lambda: cache.misses)
+            self.decode_cache.labels("entries").set_function(lambda: len(cache))
 
     def child(self, metric: MetricWrapperBase, *values: str) -> Any:
         """``metric.labels(*values)``, remembered: every answer records

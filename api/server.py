@@ -25,6 +25,7 @@ from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from optsched.api import decode_cache
 from optsched.api.config import ServerConfig
 from optsched.api.handlers import JobHandlers, generic_handlers, service_names
 from optsched.api.interceptors import ErrorInterceptor, TokenInterceptor
@@ -64,6 +65,7 @@ class Server:
         if config.warm_up:
             warmed = await asyncio.get_running_loop().run_in_executor(None, self.portfolio.warm_up)
             log.info("warmed up: %s", ", ".join(warmed) or "nothing to load")
+        self.metrics.watch_decode_cache(decode_cache.configure(config.decode_cache))
         self.solving = SolveService(config, self.portfolio, self.metrics)
         jobs: JobHandlers
         if self.primary is None:

@@ -37,6 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="processes serving the gRPC port (more for many small requests; default 1)",
     )
     p.add_argument(
+        "--decode-cache",
+        type=int,
+        default=c.DECODE_CACHE_ENTRIES,
+        help="decoded nodes and items kept across requests, by their bytes (0: none)",
+    )
+    p.add_argument(
         "--max-concurrent", type=int, default=0, help="solves admitted at once (0: 32 per worker)"
     )
     p.add_argument(
@@ -103,6 +109,7 @@ def config_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         workers=args.workers,
         processes=args.processes,
         max_concurrent=args.max_concurrent,
+        decode_cache=args.decode_cache,
         default_budget_s=args.default_budget,
         grace_s=args.grace,
         tls=tls,

@@ -147,6 +147,26 @@ def test_metrics_count_requests(live: LiveServer) -> None:
     assert 'optsched_jobs{state="queued"}' in text
 
 
+def test_a_resent_cluster_is_found_in_the_decode_cache(live: LiveServer) -> None:
+    import urllib.request
+
+    def counts() -> dict[str, float]:
+        text = urllib.request.urlopen(f"{live.http}/metrics", timeout=5).read().decode()
+        prefix = "optsched_decode_cache{count="
+        rows = [ln[len(prefix) :].split() for ln in text.splitlines() if ln.startswith(prefix)]
+        return {k.strip('"}'): float(v) for k, v in rows}
+
+    stub = placement_pb2_grpc.PlacementStub(live.channel())
+    request = place_pods_request()
+    stub.PlacePods(request, timeout=30)
+    before = counts()
+    stub.PlacePods(request, timeout=30)
+    after = counts()
+    snap = request.pods.snapshot
+    assert after["hits"] - before["hits"] == len(snap.nodes) + len(snap.items)
+    assert after["misses"] == before["misses"] and after["entries"] > 0
+
+
 def _inline_count(live: LiveServer) -> float:
     import urllib.request
 
