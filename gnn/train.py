@@ -33,7 +33,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from optsched import names
-from optsched.datasets.rescheduling import training_instance
+from optsched.datasets.rescheduling import VMR2L_TEST_FRAGMENT_RATE, training_instance
 from optsched.datasets.vmr2l import load_shipped
 from optsched.errors import ConfigError
 from optsched.gnn import checkpoint
@@ -56,6 +56,10 @@ class Args:
     seed: int = 1
     base: str = "medium"  # shipped snapshot whose VM multiset is re-placed
     instance_seed: int = TRAIN_SEED_BASE
+    # initial fragment rates of the generated instances, cycled over the pool
+    # and over the held-out evaluation instances
+    fragment_rates: tuple[float, ...] = (VMR2L_TEST_FRAGMENT_RATE,)
+    init: str = ""  # start from this checkpoint's weights (fine-tuning)
     train_instances: int = 32
     eval_instances: int = 4
     migration_limits: tuple[int, ...] = (10, 25, 50)
@@ -106,7 +110,8 @@ class Progress:
 # -- instances -----------------------------------------------------------
 def make_instances(args: Args, count: int, seed: int) -> list[Snapshot]:
     base = load_shipped(args.base)
-    return [training_instance(base, seed + i) for i in range(count)]
+    rates = args.fragment_rates
+    return [training_instance(base, seed + i, rates[i % len(rates)]) for i in range(count)]
 
 
 def problem_of(snap: Snapshot, limit: int) -> VmRescheduling:
@@ -324,6 +329,18 @@ def _restore(path: Path, policy, opt) -> Progress:  # type: ignore[no-untyped-de
     return Progress(**json.loads(payload["resume"]["progress"]))
 
 
+def _initial_weights(args: Args) -> dict[str, Tensor]:
+    """The weights of ``args.init`` (schema-checked), refused when the
+    checkpoint's network has another shape than ``hidden``/``layers``."""
+    policy, _ = checkpoint.load(args.init)
+    if policy.config != PolicyConfig(args.hidden, args.layers):
+        raise ConfigError(
+            f"--init {args.init}: its network is {policy.config}, "
+            f"not hidden={args.hidden} layers={args.layers}"
+        )
+    return policy.state_dict()
+
+
 # -- main --------------------------------------------------------------------
 def train(args: Args, on_eval: Callable[[dict[str, Any]], None] | None = None) -> Path:
     """Run BC then PPO; return the path of the best checkpoint."""
@@ -334,6 +351,8 @@ def train(args: Args, on_eval: Callable[[dict[str, Any]], None] | None = None) -
     rng = random.Random(args.seed)
     out = Path(args.out)
     policy = ReschedulePolicy(PolicyConfig(args.hidden, args.layers))
+    if args.init and not args.resume:
+        policy.load_state_dict(_initial_weights(args))
     opt = torch.optim.Adam(policy.parameters(), lr=args.bc_lr)
     prog = _restore(out / "last.pt", policy, opt) if args.resume else Progress()
     started = time.monotonic() - prog.wall_s
@@ -369,6 +388,8 @@ def train(args: Args, on_eval: Callable[[dict[str, Any]], None] | None = None) -
             loss = bc_epoch(policy, opt, demos, args, rng)
             prog.bc_epoch += 1
         checkpoint_now("bc", {"bc_loss": loss})
+    if not prog.curve:
+        checkpoint_now("init", {})  # the starting point of a run without BC
     for g in opt.param_groups:
         g["lr"] = args.lr
     bar = tqdm(range(prog.iteration, args.ppo_iterations), desc="ppo")

@@ -67,17 +67,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limits", type=int, nargs="+", default=list(LIMITS))
     p.add_argument("--k", type=int, nargs="+", default=None, help="trajectories (default 1 8 32)")
     p.add_argument("--no-large", action="store_true", help="skip the large snapshot")
+    p.add_argument(
+        "--fragment-rates",
+        type=float,
+        nargs="+",
+        default=None,
+        help="initial fragment rates of the held-out instances, each with --instances seeds "
+        "(default: VMR2L's test average, 0.556)",
+    )
 
 
 def _instances(args: argparse.Namespace) -> list[tuple[str, Any]]:
-    from optsched.datasets.rescheduling import training_instance
+    from optsched.datasets.rescheduling import VMR2L_TEST_FRAGMENT_RATE, training_instance
     from optsched.datasets.vmr2l import load_shipped
 
     medium = load_shipped("medium")
     count = 1 if args.quick else args.instances
-    out: list[tuple[str, Any]] = [
-        (f"gen-medium-{s}", training_instance(medium, HELD_OUT_SEED + s)) for s in range(count)
-    ]
+    out: list[tuple[str, Any]] = []
+    for rate in args.fragment_rates or [VMR2L_TEST_FRAGMENT_RATE]:
+        tag = "" if rate == VMR2L_TEST_FRAGMENT_RATE else f"fr{rate:g}-"
+        out += [
+            (f"gen-medium-{tag}{s}", training_instance(medium, HELD_OUT_SEED + s, rate))
+            for s in range(count)
+        ]
     out.append(("medium", medium))
     if not args.no_large:
         out.append(("large", load_shipped("large")))
@@ -181,7 +193,14 @@ def _shares(rows: list[dict[str, Any]], ref: dict[str, Any]) -> None:
 def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        kind = "generated" if r["instance"].startswith("gen-") else r["instance"]
+        # generated instances group by their initial fragment rate (name
+        # without the seed)
+        inst = r["instance"]
+        kind = (
+            inst.rsplit("-", 1)[0].replace("gen-medium", "generated")
+            if inst.startswith("gen-")
+            else inst
+        )
         groups[(kind, r["mnl"], r["solver"])].append(r)
     out = []
     for (kind, mnl, solver), rs in groups.items():

@@ -30,7 +30,10 @@ def _add_field(p: argparse.ArgumentParser, f: dataclasses.Field[Any]) -> None:
     if isinstance(default, bool):
         p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
     elif isinstance(default, tuple):
-        p.add_argument(flag, type=int, nargs="+", default=list(default), metavar="N")
+        kind = type(default[0])
+        p.add_argument(
+            flag, type=kind, nargs="+", default=list(default), metavar=kind.__name__.upper()
+        )
     elif default is None:
         p.add_argument(flag, type=float, default=None)
     else:
@@ -62,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
 
     args = model_parser().parse_args(args.options)
     values = {f.name: getattr(args, f.name) for f in _args_fields()}
-    values["migration_limits"] = tuple(values["migration_limits"])
+    for f in _args_fields():
+        if isinstance(f.default, tuple):
+            values[f.name] = tuple(values[f.name])
     best = train(Args(**values))
     policy, meta = checkpoint.load(best)
     print(

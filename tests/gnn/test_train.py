@@ -68,6 +68,29 @@ def test_train_command_smoke(tmp_path: Path) -> None:
     assert validate(problem, result).ok
 
 
+def test_fine_tuning_starts_from_a_checkpoint_and_refuses_another_shape(tmp_path: Path) -> None:
+    """``--init`` loads a checkpoint's weights (the first evaluation is of
+    them, before any update); ``--fragment-rates`` takes floats."""
+    first = tmp_path / "first.pt"
+    _run(_command(tmp_path, "--export", str(first)), tmp_path)
+    tuned = tmp_path / "tuned"
+    cmd = _command(tmp_path, "--init", str(first), "--bc-epochs", "0")
+    cmd[cmd.index("--out") + 1] = str(tuned)
+    _run([*cmd, "--fragment-rates", "0.556", "0.9"], tmp_path)
+    lines = (tuned / "curve.jsonl").read_text().splitlines()
+    curve = [json.loads(line) for line in lines]
+    assert curve[0]["phase"] == "init" and curve[0]["samples"] == 0
+    from optsched.gnn import checkpoint
+
+    _, meta = checkpoint.load(first)
+    assert curve[0]["eval_fr"] == pytest.approx(meta["eval_fragment_rate"])
+    _, tuned_meta = checkpoint.load(tuned / "last.pt")
+    assert list(tuned_meta["args"]["fragment_rates"]) == [0.556, 0.9]
+    other = [*cmd, "--hidden", "16"]
+    done = subprocess.run(other, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode != 0 and "its network is" in done.stderr
+
+
 @pytest.mark.slow
 def test_train_command_resumes(tmp_path: Path) -> None:
     _run(_command(tmp_path), tmp_path)
