@@ -193,10 +193,11 @@ def replica_main(
 async def _serve(
     config: ServerConfig, port: int, primary: str, socket: str, ready: Connection
 ) -> None:
-    from optsched.api.server import Server  # the server module imports this one
+    from optsched.api.server import Server, settle_heap  # the server module imports this one
 
     server = Server(replace(config, port=port, http_port=None), primary=primary)
     await server.start()
+    settle_heap()
 
     async def metrics(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         return server.metrics.exposition()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -232,3 +233,21 @@ def test_concurrency_cap_is_resource_exhausted(tmp_path) -> None:  # type: ignor
     finally:
         gate.release.set()
         server.stop()
+
+
+def test_settle_heap_freezes_start_up_objects_and_collects_less_often(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import gc\n"
+        "from optsched.api.server import GC_YOUNG_THRESHOLD, settle_heap\n"
+        "before = gc.get_threshold()\n"
+        "settle_heap()\n"
+        "after = gc.get_threshold()\n"
+        "assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()\n"
+        "assert after == (GC_YOUNG_THRESHOLD, *before[1:]), (before, after)\n"
+    )
+    run = [sys.executable, "-c", code]
+    done = subprocess.run(run, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
