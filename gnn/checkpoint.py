@@ -32,6 +32,8 @@ from optsched.gnn.policy import PolicyConfig, ReschedulePolicy
 
 FORMAT = 1
 SHIPPED_NAME = "reschedule-medium.pt"
+# fine-tuned from it on instances up to production fragmentation (FR0 0.556-0.97)
+FRAGMENTED_NAME = "reschedule-medium-fragmented.pt"
 
 
 class CheckpointError(ConfigError):
@@ -47,9 +49,9 @@ def schema() -> dict[str, Any]:
     }
 
 
-def shipped_path() -> Path:
-    """The checkpoint shipped as package data (``gnn/weights/``)."""
-    ref = importlib_resources.files("optsched.gnn") / "weights" / SHIPPED_NAME
+def shipped_path(name: str = SHIPPED_NAME) -> Path:
+    """A checkpoint shipped as package data (``gnn/weights/``)."""
+    ref = importlib_resources.files("optsched.gnn") / "weights" / name
     return Path(str(ref))
 
 

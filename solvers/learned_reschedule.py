@@ -13,6 +13,17 @@ Problems outside what the policy was trained for (more than two NUMA nodes
 per host, required affinity terms) come back as ``INVALID_INPUT`` with the
 reason, and the portfolio moves on to the next solver.
 
+Two checkpoints are shipped. The first was trained on generated instances
+at VMR2L's initial fragment rate (0.556); the second was fine-tuned from it
+with PPO on a mix of initial rates from 0.556 to 0.97 (production snapshots
+are this fragmented: the shipped medium one has 0.977). Measured at K = 8
+(held-out seeds), the fine-tuned one is better on most instances from FR0
+0.75 up (14 of 18 cells at 0.75 and 0.95 better, none worse; the shipped
+snapshot at MNL 10/25/50 0.8508/0.7590/0.6442 instead of
+0.8623/0.7704/0.6786) and worse on 3 of 18 cells at 0.556, so without an
+explicit ``checkpoint`` the solver takes the fine-tuned one when the
+instance's initial fragment rate is at least :data:`FRAGMENTED_FROM`.
+
 torch is imported on the first ``solve``, not when the registry loads.
 """
 
@@ -39,13 +50,16 @@ from optsched.validate import validate
 STEP_COST = (0.006, 2.0e-6)
 BUDGET_SHARE = 0.8  # of the remaining budget planned for the rollout; the rest is validation
 K_MAX = 64
+# initial fragment rate from which the fine-tuned shipped checkpoint plans
+# (between the two training distributions; measured, see the module docstring)
+FRAGMENTED_FROM = 0.7
 
 _POLICIES: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
 class Args:
-    checkpoint: str | None = None  # None: the shipped weights
+    checkpoint: str | None = None  # None: the shipped weights for the instance
     k: int | None = None  # trajectories; None: from the budget
     top_frac: float | None = None  # sample only the top share of allowed actions
     seed: int = 0
@@ -90,9 +104,25 @@ class LearnedReschedule:
         self.args = Args(**config)
 
     def warm_up(self) -> None:
-        """Import torch and load the checkpoint (about 3 s on a cold process)
+        """Import torch and load the checkpoints (about 3 s on a cold process)
         outside any request's budget."""
-        _policy(self.args.checkpoint)
+        if self.args.checkpoint is not None:
+            _policy(self.args.checkpoint)
+            return
+        from optsched.gnn import checkpoint
+
+        for name in (checkpoint.SHIPPED_NAME, checkpoint.FRAGMENTED_NAME):
+            _policy(str(checkpoint.shipped_path(name)))
+
+    def checkpoint_for(self, initial_fragment_rate: float) -> str:
+        """The checkpoint that plans an instance of this initial fragment rate."""
+        if self.args.checkpoint is not None:
+            return self.args.checkpoint
+        from optsched.gnn import checkpoint
+
+        fragmented = initial_fragment_rate >= FRAGMENTED_FROM
+        name = checkpoint.FRAGMENTED_NAME if fragmented else checkpoint.SHIPPED_NAME
+        return str(checkpoint.shipped_path(name))
 
     def solve(self, problem: VmRescheduling, budget: Budget) -> SolveResult:
         started = time.monotonic()
@@ -103,11 +133,13 @@ class LearnedReschedule:
         from optsched.gnn.instance import compile_instance
 
         torch.set_num_threads(self.args.threads)
-        policy, meta = _policy(self.args.checkpoint)
         try:
             env = RescheduleEnv(compile_instance(problem))
         except DomainError as exc:
             return SolveResult(Status.INVALID_INPUT, self.name, message=str(exc))
+        fr0 = float(env.fragment_rate(env.reset(1))[0])
+        path = self.checkpoint_for(fr0)
+        policy, meta = _policy(path)
         size = env.inst.n_vms + env.inst.n_hosts
         k = self.args.k or choose_k(
             budget.remaining() * BUDGET_SHARE, max(env.limit, 1), size, STEP_COST
@@ -123,7 +155,7 @@ class LearnedReschedule:
             allow_stop=self.args.allow_stop,
         )
         best = best_plan(env, ro)
-        return self._result(problem, best.plan, started, best.initial_fragment_rate, k, meta)
+        return self._result(problem, best.plan, started, best.initial_fragment_rate, k, meta, path)
 
     def _result(
         self,
@@ -133,6 +165,7 @@ class LearnedReschedule:
         fr_before: float,
         k: int,
         meta: dict[str, Any],
+        path: str,
     ) -> SolveResult:
         result = SolveResult(Status.FEASIBLE, self.name, plan=plan)
         report = validate(problem, result)
@@ -154,6 +187,7 @@ class LearnedReschedule:
                 "fragment_rate_after": report.objective,
                 "moves": len(plan.moves),
                 "trajectories": k,
+                "checkpoint": Path(path).name,
                 "checkpoint_eval_fragment_rate": meta.get("eval_fragment_rate"),
             },
         )

@@ -227,35 +227,62 @@ def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+_TRAINING_KEYS = (
+    "wall_s",
+    "samples",
+    "teacher_steps",
+    "iterations",
+    "bc_epochs",
+    "eval_fragment_rate",
+)
+
+
 def _training(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
+    """Training cost of the checkpoint(s) benchmarked and the learning curve:
+    with the shipped weights, the base policy (BC, then PPO) and the
+    fine-tuned one (PPO from the base), one after the other in wall time."""
     from optsched.gnn import checkpoint
 
-    _, meta = checkpoint.load(args.checkpoint)
-    curve = meta.get("curve", [])
-    if curve:
+    stages = [("base", checkpoint.load(args.checkpoint)[1])]
+    if args.checkpoint is None:
+        fine = checkpoint.load(checkpoint.shipped_path(checkpoint.FRAGMENTED_NAME))[1]
+        stages.append(("fine-tuned", fine))
+    if any(meta.get("curve") for _, meta in stages):
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot([p["wall_s"] / 60 for p in curve], [p["eval_fr"] for p in curve], marker="o")
+        offset = 0.0
+        for label, meta in stages:
+            curve = meta.get("curve", [])
+            minutes = [(offset + p["wall_s"]) / 60 for p in curve]
+            ax.plot(minutes, [p["eval_fr"] for p in curve], marker="o", label=label)
+            offset += float(meta.get("wall_s") or 0.0)
         ax.set_xlabel("training wall time (min, 2 CPU cores)")
         ax.set_ylabel("held-out fragment rate (MNL 50, K = 1)")
-        ax.set_title("gnn-reschedule learning curve (BC, then PPO)")
+        ax.set_title("gnn-reschedule learning curve (BC, then PPO; then fine-tuning)")
+        ax.legend()
         ax.grid(alpha=0.3)
         fig.tight_layout()
         fig.savefig(plot_path(SUITE, "curve", out_dir))
         plt.close(fig)
-    keys = ("wall_s", "samples", "teacher_steps", "iterations", "bc_epochs", "eval_fragment_rate")
-    return {k: meta.get(k) for k in keys} | {"teacher": meta.get("args", {}).get("teacher")}
+    out: dict[str, Any] = {}
+    for label, meta in stages:
+        args_of = meta.get("args", {})
+        out[label] = {k: meta.get(k) for k in _TRAINING_KEYS} | {
+            "teacher": args_of.get("teacher") if args_of.get("bc_epochs") else None,
+            "fragment_rates": args_of.get("fragment_rates", [0.556]),
+        }
+    return out
 
 
 def _warm_up(args: argparse.Namespace) -> None:
-    """Import torch and load the policy before anything is timed."""
-    from optsched.solvers.learned_reschedule import _policy
+    """Import torch and load the policies before anything is timed."""
+    from optsched.solvers.learned_reschedule import LearnedReschedule
 
-    _policy(args.checkpoint)
+    LearnedReschedule(checkpoint=args.checkpoint).warm_up()
 
 
 def run(args: argparse.Namespace) -> int:

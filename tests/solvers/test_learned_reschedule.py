@@ -45,6 +45,33 @@ def test_shipped_checkpoint_plans_on_medium_snapshot() -> None:
     assert len(result.plan.moves) <= 10
 
 
+def test_the_shipped_checkpoint_follows_the_initial_fragment_rate() -> None:
+    """The fine-tuned checkpoint plans production-like fragmentation (the
+    shipped snapshot, FR0 0.977); the base one VMR2L-like instances (0.556);
+    a named checkpoint plans everything."""
+    from optsched.datasets.rescheduling import training_instance
+    from optsched.gnn import checkpoint
+    from optsched.solvers.learned_reschedule import FRAGMENTED_FROM
+
+    medium = load_shipped("medium")
+    low = training_instance(medium, 0)
+    assert fragment_rate(low) < FRAGMENTED_FROM < fragment_rate(medium)
+    used = {}
+    for name, snap in (("low", low), ("high", medium)):
+        problem = VmRescheduling(snap, migration_limit=3)
+        result = create(names.GNN_RESCHEDULE, k=1).solve(problem, Budget(60))
+        assert validate(problem, result).ok
+        used[name] = result.stats["checkpoint"]
+    assert used == {"low": checkpoint.SHIPPED_NAME, "high": checkpoint.FRAGMENTED_NAME}
+    base = str(checkpoint.shipped_path())
+    named = create(names.GNN_RESCHEDULE, k=1, checkpoint=base)
+    result = named.solve(VmRescheduling(medium, migration_limit=3), Budget(60))
+    assert result.stats["checkpoint"] == checkpoint.SHIPPED_NAME
+    # both carry the serving schema and their training record
+    _, fine = checkpoint.load(checkpoint.shipped_path(checkpoint.FRAGMENTED_NAME))
+    assert max(fine["args"]["fragment_rates"]) >= 0.95 and fine["args"]["init"]
+
+
 @settings(max_examples=25, deadline=None)
 @given(problems())
 def test_every_learned_plan_validates(problem) -> None:
