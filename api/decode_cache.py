@@ -62,10 +62,15 @@ _cache: DecodeCache | None = None
 
 
 def configure(max_entries: int) -> DecodeCache | None:
-    """Use a cache of ``max_entries`` objects in this process (0: none)."""
+    """Use a new cache of ``max_entries`` objects in this process (0: none)."""
+    return install(DecodeCache(max_entries) if max_entries else None)
+
+
+def install(cache: DecodeCache | None) -> DecodeCache | None:
+    """Use ``cache`` (None: none) in this process; returns it."""
     global _cache
-    _cache = DecodeCache(max_entries) if max_entries else None
-    return _cache
+    _cache = cache
+    return cache
 
 
 def active() -> DecodeCache | None:

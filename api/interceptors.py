@@ -1,11 +1,10 @@
 """The server's interceptors.
 
 :class:`ErrorInterceptor` is the one place where exceptions become status
-codes: DomainError -> INVALID_ARGUMENT naming
-the field, Overloaded -> RESOURCE_EXHAUSTED, DeadlineExceeded ->
-DEADLINE_EXCEEDED, anything else -> INTERNAL with a reference to the server
-log and nothing of the exception's text. It also records per-method request
-counts and latency.
+codes: DomainError -> INVALID_ARGUMENT naming the field, Overloaded ->
+RESOURCE_EXHAUSTED, DeadlineExceeded -> DEADLINE_EXCEEDED, anything else ->
+INTERNAL with a reference to the server log and nothing of the exception's
+text. It also records per-method request counts and latency.
 
 :class:`TokenInterceptor` checks an optional bearer token; health checks are
 exempt (kubelet probes send none).

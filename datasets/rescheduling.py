@@ -44,10 +44,11 @@ leaves the most free CPU, which levels free cores across NUMA nodes so that
 few keep a whole 16-core fragment) reaches such rates: on medium, ``spread``
 0.03 gives ~0.8, 0.06 ~0.95 and >= 0.15 gives 1.0 with ``pack`` 0.
 
-So the FR target of VMR2L's test set is met by concentrating free cores, not by scattering small
-fragments as in production snapshots. Whether VMR2L pooled both clusters
-(cross-cluster migrations would let cluster 0's small VMs fill cluster 1's
-12-core holes) is not verified; this generator keeps the per-cluster rule.
+So the FR target of VMR2L's test set is met by concentrating free cores,
+not by scattering small fragments as in production snapshots. Whether VMR2L
+pooled both clusters (cross-cluster migrations would let cluster 0's small
+VMs fill cluster 1's 12-core holes) is not verified; this generator keeps
+the per-cluster rule.
 """
 
 from __future__ import annotations

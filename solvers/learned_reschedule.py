@@ -18,7 +18,7 @@ at VMR2L's initial fragment rate (0.556); the second was fine-tuned from it
 with PPO on a mix of initial rates from 0.556 to 0.97 (production snapshots
 are this fragmented: the shipped medium one has 0.977). Measured at K = 8
 (held-out seeds), the fine-tuned one is better on most instances from FR0
-0.75 up (14 of 18 cells at 0.75 and 0.95 better, none worse; the shipped
+0.75 up (10 of 18 cells at 0.75 and 0.95 better, none worse; the shipped
 snapshot at MNL 10/25/50 0.8508/0.7590/0.6442 instead of
 0.8623/0.7704/0.6786) and worse on 3 of 18 cells at 0.556, so without an
 explicit ``checkpoint`` the solver takes the fine-tuned one when the
@@ -106,13 +106,8 @@ class LearnedReschedule:
     def warm_up(self) -> None:
         """Import torch and load the checkpoints (about 3 s on a cold process)
         outside any request's budget."""
-        if self.args.checkpoint is not None:
-            _policy(self.args.checkpoint)
-            return
-        from optsched.gnn import checkpoint
-
-        for name in (checkpoint.SHIPPED_NAME, checkpoint.FRAGMENTED_NAME):
-            _policy(str(checkpoint.shipped_path(name)))
+        for fragment_rate in (0.0, 1.0):  # every checkpoint this solver may use
+            _policy(self.checkpoint_for(fragment_rate))
 
     def checkpoint_for(self, initial_fragment_rate: float) -> str:
         """The checkpoint that plans an instance of this initial fragment rate."""

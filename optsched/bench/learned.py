@@ -241,6 +241,7 @@ def _training(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     """Training cost of the checkpoint(s) benchmarked and the learning curve:
     with the shipped weights, the base policy (BC, then PPO) and the
     fine-tuned one (PPO from the base), one after the other in wall time."""
+    from optsched.datasets.rescheduling import VMR2L_TEST_FRAGMENT_RATE
     from optsched.gnn import checkpoint
 
     stages = [("base", checkpoint.load(args.checkpoint)[1])]
@@ -273,7 +274,7 @@ def _training(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
         args_of = meta.get("args", {})
         out[label] = {k: meta.get(k) for k in _TRAINING_KEYS} | {
             "teacher": args_of.get("teacher") if args_of.get("bc_epochs") else None,
-            "fragment_rates": args_of.get("fragment_rates", [0.556]),
+            "fragment_rates": args_of.get("fragment_rates", [VMR2L_TEST_FRAGMENT_RATE]),
         }
     return out
 

@@ -10,8 +10,8 @@ time: small heuristic requests (pod placement, first-fit-decreasing,
 (cpsat-placement, 30 nodes / 60 running and 60 pending pods). Within a run,
 every request carries the same nodes and running pods and new pending pods,
 as a scheduler's successive questions do (so the server's decode cache
-finds the cluster, never the new pods). Reports throughput, p50/p99 latency, errors, and deadline
-adherence: CP-SAT requests ask for a 5 s budget under a 1 s call deadline, so
+finds the cluster, never the new pods). Reports throughput, p50/p99
+latency, errors, and deadline adherence: CP-SAT requests ask for a 5 s budget under a 1 s call deadline, so
 the server must cap the budget by the deadline; adherence is the share
 answered before the deadline.
 

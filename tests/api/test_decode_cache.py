@@ -25,7 +25,7 @@ def cache() -> Iterator[DecodeCache]:
     made = decode_cache.configure(10_000)
     assert made is not None
     yield made
-    decode_cache._cache = before
+    decode_cache.install(before)
 
 
 def _decode(request: object, kind: str, limits: Limits) -> object:
@@ -43,7 +43,7 @@ def _without_cache(request: object, kind: str, limits: Limits) -> object:
     try:
         return _decode(request, kind, limits)
     finally:
-        decode_cache._cache = saved
+        decode_cache.install(saved)
 
 
 @settings(
