@@ -120,12 +120,13 @@ class Portfolio:
             for n in self.registry.names()
         }
 
-    def warm_up(self) -> list[str]:
+    def warm_up(self, kind: ProblemKind | None = None, solver: str | None = None) -> list[str]:
         """Load what each solver loads lazily (a learned policy and its
-        framework), so that the first request's budget is spent solving.
+        framework), so that the first request's budget is spent solving:
+        every solver, those for problems of ``kind``, or the one named.
         Solvers opt in with a ``warm_up()`` method; returns their names."""
         done = []
-        for name in self.registry.names():
+        for name in [solver] if solver else self.registry.names(kind):
             impl = self.registry.create(name, **self.solver_config.get(name, {}))
             hook = getattr(impl, "warm_up", None)
             if callable(hook):
@@ -224,5 +225,10 @@ class Portfolio:
 
 
 def run(problem: Any, budget: Budget, solver: str | None = None) -> SolveResult:
-    """Solve with a fresh portfolio over the built-in solvers."""
-    return Portfolio().run(problem, budget, solver)
+    """Solve with a fresh portfolio over the built-in solvers. The solvers
+    that may answer load their models first, outside ``budget`` (as the
+    service does once at start-up): a cold learned policy would otherwise
+    spend seconds of it importing its framework."""
+    portfolio = Portfolio()
+    portfolio.warm_up(problem.kind, solver)
+    return portfolio.run(problem, Budget(budget.seconds), solver)

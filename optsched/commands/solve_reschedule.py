@@ -6,6 +6,11 @@ after (as the independent validator recomputes it); ``-o plan.json`` writes
 ``status``, ``solver``, ``fragment_rate_before``/``after``, ``best_bound``,
 ``gap``, ``valid`` and ``moves`` (``vm``, ``from``/``to`` with ``host`` and
 ``numa``). Nothing is changed in any cluster.
+
+Without ``--solver`` the portfolio chooses by the budget, as the service
+does: the learned policy first where its latency model fits the budget,
+then CP-SAT warm-started from the best answer so far. Every answer, named
+solver or not, passes the validator before it is printed.
 """
 
 from __future__ import annotations
@@ -22,14 +27,21 @@ from optsched.problems.cluster import VmRescheduling
 from optsched.results import SolveResult
 from optsched.validate import validate
 
-SOLVERS = (names.CPSAT_RESCHEDULE, names.LNS_RESCHEDULE, names.GREEDY_RESCHEDULE)
+SOLVERS = (
+    names.CPSAT_RESCHEDULE,
+    names.LNS_RESCHEDULE,
+    names.GREEDY_RESCHEDULE,
+    names.GNN_RESCHEDULE,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="VMR2L snapshot JSON (cluster_list[...])")
     p.add_argument("--mnl", type=int, default=50, help="migration number limit (default 50)")
     p.add_argument("--budget", type=float, default=5.0, help="seconds (default 5)")
-    p.add_argument("--solver", default=names.CPSAT_RESCHEDULE, choices=SOLVERS)
+    p.add_argument(
+        "--solver", choices=SOLVERS, help="one solver by name (default: the portfolio's choice)"
+    )
     p.add_argument("--fragment-cores", type=int, default=16, help="fragment size F (default 16)")
     p.add_argument("--exclude", action="append", default=[], help="host never a destination")
     p.add_argument("--memory-aware", action="store_true", help="memory-aware fragment rate")
@@ -64,7 +76,7 @@ def answer(problem: VmRescheduling, result: SolveResult) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from optsched.datasets.vmr2l import load_vmr2l
-    from optsched.registry import create
+    from optsched.portfolio import run as run_portfolio
 
     if args.mnl < 0:
         raise DomainError("--mnl", "must not be negative")
@@ -75,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         excluded_hosts=frozenset(args.exclude),
         memory_aware=args.memory_aware,
     )
-    result = create(args.solver).solve(problem, Budget(args.budget))
+    result = run_portfolio(problem, Budget(args.budget), args.solver)
     out = answer(problem, result)
     for i, m in enumerate(out["moves"], 1):
         print(

@@ -192,3 +192,21 @@ def test_warm_up_calls_each_solvers_hook_once() -> None:
     greedy = Fake("greedy", caps(SolverKind.HEURISTIC), objective=0.1)
     pf = Portfolio(registry_of(gnn, greedy), latency={}, validator=objective_validator(set()))
     assert pf.warm_up() == ["gnn"] and gnn.loaded == 1
+
+
+def test_warm_up_of_a_kind_or_a_named_solver_loads_only_those() -> None:
+    @dataclass
+    class Lazy(Fake):
+        loaded: int = 0
+
+        def warm_up(self) -> None:
+            self.loaded += 1
+
+    gnn = Lazy("gnn", caps(SolverKind.LEARNED), objective=0.3)
+    other = Lazy("other", caps(SolverKind.LEARNED), objective=0.3)
+    reg = registry_of(gnn)
+    reg.register("other", lambda: other, frozenset({ProblemKind.POD_PLACEMENT}))
+    pf = Portfolio(reg, latency={}, validator=objective_validator(set()))
+    assert pf.warm_up(KIND) == ["gnn"] and (gnn.loaded, other.loaded) == (1, 0)
+    assert pf.warm_up(solver="other") == ["other"] and (gnn.loaded, other.loaded) == (1, 1)
+    assert pf.warm_up(ProblemKind.GPU_PARTITION_PLACEMENT) == []
