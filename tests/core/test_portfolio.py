@@ -180,14 +180,17 @@ def test_latency_fit_recovers_a_power_law() -> None:
     assert m.predict(1000) == pytest.approx(0.002 * 1000**1.5 + m.floor_s, rel=1e-6)
 
 
+@dataclass
+class Lazy(Fake):
+    """A solver that loads something on warm-up."""
+
+    loaded: int = 0
+
+    def warm_up(self) -> None:
+        self.loaded += 1
+
+
 def test_warm_up_calls_each_solvers_hook_once() -> None:
-    @dataclass
-    class Lazy(Fake):
-        loaded: int = 0
-
-        def warm_up(self) -> None:
-            self.loaded += 1
-
     gnn = Lazy("gnn", caps(SolverKind.LEARNED), objective=0.3)
     greedy = Fake("greedy", caps(SolverKind.HEURISTIC), objective=0.1)
     pf = Portfolio(registry_of(gnn, greedy), latency={}, validator=objective_validator(set()))
@@ -195,13 +198,6 @@ def test_warm_up_calls_each_solvers_hook_once() -> None:
 
 
 def test_warm_up_of_a_kind_or_a_named_solver_loads_only_those() -> None:
-    @dataclass
-    class Lazy(Fake):
-        loaded: int = 0
-
-        def warm_up(self) -> None:
-            self.loaded += 1
-
     gnn = Lazy("gnn", caps(SolverKind.LEARNED), objective=0.3)
     other = Lazy("other", caps(SolverKind.LEARNED), objective=0.3)
     reg = registry_of(gnn)
