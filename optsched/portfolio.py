@@ -224,11 +224,14 @@ class Portfolio:
         return replace(last, status=status, plan=None, solution=None, message=msg or last.message)
 
 
-def run(problem: Any, budget: Budget, solver: str | None = None) -> SolveResult:
-    """Solve with a fresh portfolio over the built-in solvers. The solvers
-    that may answer load their models first, outside ``budget`` (as the
-    service does once at start-up): a cold learned policy would otherwise
-    spend seconds of it importing its framework."""
-    portfolio = Portfolio()
+def run(
+    problem: Any, budget: Budget, solver: str | None = None, portfolio: Portfolio | None = None
+) -> SolveResult:
+    """Solve in a process that has not warmed up (the CLI, a batch job's own
+    process), with ``portfolio`` or a fresh one over the built-in solvers.
+    The solvers that may answer load their models first, outside ``budget``
+    (as the service does once at start-up): a cold learned policy would
+    otherwise spend seconds of it importing its framework."""
+    portfolio = portfolio or Portfolio()
     portfolio.warm_up(problem.kind, solver)
     return portfolio.run(problem, Budget(budget.seconds), solver)

@@ -19,7 +19,7 @@ from optsched.api.limits import Limits
 from optsched.api.solving import check_solver
 from optsched.budget import Budget
 from optsched.errors import DomainError
-from optsched.portfolio import Portfolio
+from optsched.portfolio import Portfolio, run
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ def solve_job(kind_name: str, request_bytes: bytes, budget_s: float, limits: Lim
     problem = kind.problem(request, limits)
     portfolio = Portfolio()
     solver = check_solver(portfolio, request.solver, problem)  # type: ignore[attr-defined]
-    result = portfolio.run(problem, Budget(budget_s), solver)
+    # a spawned process: the models load outside the job's budget
+    result = run(problem, Budget(budget_s), solver, portfolio)
     return kind.response_for(result, budget_s).SerializeToString()  # type: ignore[no-any-return]
 
 
