@@ -17,6 +17,7 @@ from optsched.solvers.reschedule.bound import remainder_bound
 from optsched.solvers.reschedule.classes import disaggregate, vm_classes
 from optsched.solvers.reschedule.exact import CpsatArgs, optimize
 from optsched.solvers.reschedule.state import RescheduleState
+from optsched.solvers.reschedule.wrap_bound import applies, max_wraps, wrap_remainder
 from optsched.validate import validate
 
 SOLVERS = ("greedy-reschedule", "cpsat-reschedule", "lns-reschedule")
@@ -34,6 +35,36 @@ def test_bound_never_exceeds_the_brute_force_optimum(p: VmRescheduling) -> None:
     assert lb.frag <= state.frag_sum  # the start is a plan
     if lb.proves(state.frag_sum, state.free_sum):
         assert state.fragment_rate() == pytest.approx(best)
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances(exotic=True))
+def test_wrap_bound_alone_never_exceeds_the_brute_force_optimum(p: VmRescheduling) -> None:
+    state = RescheduleState.from_problem(p)
+    wrap = wrap_remainder(state, p.migration_limit)
+    if wrap is None:
+        assert not applies(state)
+        return
+    assert 0 <= wrap <= state.frag_sum
+    assert (state.frag_sum - wrap) % p.fragment_cores == 0
+    assert wrap <= brute_force(p) * state.free_sum + 1e-9
+    assert max_wraps(state, 0) == 0
+
+
+def test_wrap_bound_counts_the_moves_each_wrap_needs() -> None:
+    # three NUMA nodes with 12 of 16 free, each holding two 2-core VMs (two
+    # moves per wrap) and one with 14 free holding a 2-core VM (one move);
+    # the fourth node of the fourth host is full. MNL 3: the one-move wrap
+    # and one two-move wrap at most, so R >= R0 - 2 F.
+    nodes = [node(f"h{i}") for i in range(4)]
+    placed = [(vm(f"v{i}{j}", 2), f"h{i}", (0,)) for i in range(3) for j in range(2)]
+    placed += [(vm("w", 2), "h3", (0,)), (vm("full", 16, movable=False), "h3", (1,))]
+    p = problem(snapshot(nodes, placed), 3)
+    state = RescheduleState.from_problem(p)
+    assert max_wraps(state, 3) == 2 and max_wraps(state, 1) == 1 and max_wraps(state, 7) == 4
+    assert wrap_remainder(state, 3) == state.frag_sum - 2 * 16
+    lb = remainder_bound(state)
+    assert lb is not None and lb.frag >= state.frag_sum - 2 * 16 and lb.wrap is not None
 
 
 @settings(max_examples=40, deadline=None)
