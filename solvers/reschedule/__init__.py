@@ -11,6 +11,9 @@ Public API (stable):
   ``vm_place``, ``vm_movable``, ``vm_split``, ``vm_cluster``, ``host_dest``;
 * :mod:`.greedy`: ``greedy(state, max_moves, deadline)`` and
   ``best_move(state, shapes(state))``; solver ``greedy-reschedule``;
+* :mod:`.pairs`: ``improve(state, max_moves, deadline)`` (greedy moves, then
+  pairs of moves where no single one helps) and ``best_pair(state)``: the
+  starting plan of the searching solvers (:mod:`.start`);
 * :mod:`.exact`: solver ``cpsat-reschedule`` (``CpsatArgs``), built from
   :mod:`.classes` (aggregation, ``disaggregate``), :mod:`.cpsat_model` (the
   formulation) and :mod:`.sequencing` (``sequence(state, moves, limit)``);

@@ -8,30 +8,32 @@ Otherwise Dinkelbach's method solves the fractional program: with ``R_k/T_k``
 the best ratio so far, minimize ``T_k * R - R_k * T``; a negative optimum is a
 better plan, a zero optimum proves ``R_k/T_k`` optimal.
 
-Bound: after greedy, :func:`.bound.remainder_bound` (given up at the model's
-deadline; 0.3-0.8 s on medium, 0.9-1.2 s on large) gives a valid lower bound
-on the fragment rate; it is the reported ``best_bound`` (with CP-SAT's own
-when larger), and the plan is OPTIMAL when it meets it (greedy's included:
-then no model is built). As a cut in the model
+Bound: after the starting plan, :func:`.bound.remainder_bound` (the larger
+of the wrap bound of :mod:`.wrap_bound` and the LP bound, given up at the
+model's deadline; 0.3-0.8 s on medium, 0.9-1.2 s on large) gives a valid
+lower bound on the fragment rate; it is the reported ``best_bound`` (with CP-SAT's own
+when larger), and the plan is OPTIMAL when it meets it (the starting plan
+included: then no model is built). As a cut in the model
 (:func:`.cpsat_model.add_remainder_bound`, ``CpsatArgs.bound_cut``) it made
 the search worse and is off by default.
 
-Anytime rule: the greedy plan is computed first (within ``GREEDY_SHARE`` of
-the budget; it stops by itself when no single move improves, in well under
-that share on the shipped snapshots) and kept as the incumbent. The model is
-built and solved only when the time left can hold its estimated build time
+Anytime rule: the starting plan (:mod:`.start`: greedy single moves, then
+pair moves) is computed first, within ``START_SHARE`` of the budget (it stops
+by itself when no single or pair move improves, in 0.1-1.1 s on the shipped
+medium snapshot and 0.3-3.5 s on large) and kept as the incumbent. The model
+is built and solved only when the time left can hold its estimated build time
 (:func:`estimated_build_s`) plus a minimal solve; otherwise, or if the
 model's answer cannot be sequenced within the migration limit or is worse,
-the greedy plan is returned. So the answer is never worse than greedy run to
-completion whenever greedy completes within its share.
+the starting plan is returned. So the answer is never worse than greedy run
+to completion whenever greedy completes within that share.
 
 Proofs: CP-SAT's full-problem worker is "max_lp" (:class:`CpsatArgs`), and a
 plan is OPTIMAL when CP-SAT proves it, or when it meets a valid lower bound:
 :mod:`.bound`'s or CP-SAT's own objective bound at the deadline.
 
 Warm start (``solve_from``; the portfolio passes the learned policy's plan
-this way): the incumbent and hint are the better of greedy's plan and the
-given one (:mod:`.start`). A good incumbent matters most for the proof: the
+this way): the incumbent and hint are the better of the starting plan and
+the given one, extended by the same local search (:mod:`.start`). A good incumbent matters most for the proof: the
 search prunes against it from the first second.
 """
 
@@ -61,9 +63,7 @@ from optsched.solvers.reschedule.sequencing import Sequenced, sequence
 from optsched.solvers.reschedule.start import starting_state
 from optsched.solvers.reschedule.state import RescheduleState
 
-GREEDY_SHARE = (
-    0.8  # of the budget at most, for the greedy incumbent (it stops when no move improves)
-)
+START_SHARE = 0.8  # of the budget at most, for the starting plan (it stops by itself)
 SEQUENCING_SHARE = 0.1  # of the budget, kept for disaggregation and sequencing
 MIN_SOLVE_S = 0.05
 # Model build cost per candidate count variable (class, host, placement in the
@@ -85,7 +85,7 @@ class CpsatArgs:
 
     num_workers: int = field(default_factory=default_workers)
     random_seed: int = 0
-    hint_with_greedy: bool = True
+    hint_with_search: bool = True
     # CP-SAT's probing took ~3 of the first 5 s on the medium snapshot (18
     # classes, ~4k count variables) and found nothing the search did not; with
     # level 0 the hinted solution is loaded at 0.6 s instead of 4.9 s.
@@ -245,8 +245,8 @@ def exact_plan(
     started = time.monotonic()
     state = RescheduleState.from_problem(problem)
     fr0 = state.fragment_rate()
-    greedy_until = started + budget.seconds * GREEDY_SHARE if args.hint_with_greedy else None
-    hinted, source = starting_state(state, problem.migration_limit, greedy_until, warm)
+    search_until = started + budget.seconds * START_SHARE if args.hint_with_search else None
+    hinted, source = starting_state(state, problem.migration_limit, search_until, warm)
     classes = vm_classes(state, np.arange(state.n_vms))
     model_deadline = budget.deadline - budget.seconds * SEQUENCING_SHARE
     # the bound runs before the model (its cut and an early proof help the
@@ -369,7 +369,7 @@ def _choose(
 
 @register(names.CPSAT_RESCHEDULE, {ProblemKind.VM_RESCHEDULING})
 class CpsatRescheduler:
-    """Exact CP-SAT over VM classes, hinted with greedy; proven bound and gap."""
+    """Exact CP-SAT over VM classes, hinted with a local search; proven bound and gap."""
 
     name = names.CPSAT_RESCHEDULE
     capabilities = Capabilities(
@@ -387,5 +387,5 @@ class CpsatRescheduler:
         return exact_plan(problem, budget, self.args, self.name)
 
     def solve_from(self, problem: VmRescheduling, budget: Budget, hint: SolveResult) -> SolveResult:
-        """Hinted with the better of greedy's plan and ``hint``'s."""
+        """Hinted with the better of the starting plan and ``hint``'s (extended)."""
         return exact_plan(problem, budget, self.args, self.name, hint.plan)

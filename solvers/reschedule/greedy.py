@@ -69,7 +69,7 @@ def _unit_delta(
     return np.where(counted, r1 - r0, 0), np.where(counted, t1 - t0, 0)
 
 
-def _destinations(
+def destinations(
     state: RescheduleState, vm: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For ``vm``'s shape: (b [H, P], d [H, P], fits [H, P], numa_fits [H, P]);
@@ -91,13 +91,13 @@ def _destinations(
     return b, d, numa_fits & host_ok[:, None], numa_fits
 
 
-def _source_deltas(state: RescheduleState, vm: int) -> tuple[np.ndarray, np.ndarray]:
+def source_deltas(state: RescheduleState, vm: int) -> tuple[np.ndarray, np.ndarray]:
     """[H, K] change of (R, T) on every unit if a VM of ``vm``'s shape left it."""
     h, numa = state.placement_of(vm)
     return _unit_delta(state, +1, state.usage(vm, numa))
 
 
-def _per_placement(state: RescheduleState, unit: np.ndarray, width: int) -> np.ndarray:
+def per_placement(state: RescheduleState, unit: np.ndarray, width: int) -> np.ndarray:
     """[H, P] sum of a per-unit [H, K] array over each placement of ``width``."""
     out = np.zeros((state.n_hosts, len(state.placements)), dtype=unit.dtype)
     for p, ks in enumerate(state.placements):
@@ -109,11 +109,11 @@ def _per_placement(state: RescheduleState, unit: np.ndarray, width: int) -> np.n
 def _best_for_shape(state: RescheduleState, vms: list[int]) -> _Candidate | None:
     """The best move of any VM in ``vms`` (one shape, no anti-affinity),
     scored for all sources at once."""
-    b, d, fits, numa_fits = _destinations(state, vms[0])
+    b, d, fits, numa_fits = destinations(state, vms[0])
     if not numa_fits.any():
         return None
     width = 2 if state.vm_split[vms[0]] else 1
-    src_r, src_t = (_per_placement(state, x, width) for x in _source_deltas(state, vms[0]))
+    src_r, src_t = (per_placement(state, x, width) for x in source_deltas(state, vms[0]))
     n_p = len(state.placements)
     group = np.asarray(vms)
     _, first = np.unique(state.vm_host[group] * n_p + state.vm_place[group], return_index=True)
@@ -126,7 +126,7 @@ def _best_for_shape(state: RescheduleState, vms: list[int]) -> _Candidate | None
         flat = flat[np.argsort(b.ravel()[flat], kind="stable")[:TOP_DESTINATIONS]]
     # other hosts: [S, F]; the source's own host: [S, P] on NUMA nodes it does not use
     other = (flat[None, :] // n_p) != src_h[:, None]
-    own = numa_fits[src_h] & ~_overlap(state)[src_p]
+    own = numa_fits[src_h] & ~placement_overlap(state)[src_p]
     cand_j = np.concatenate(
         [np.broadcast_to(flat, other.shape), src_h[:, None] * n_p + np.arange(n_p)], axis=1
     )
@@ -143,7 +143,7 @@ def _best_for_shape(state: RescheduleState, vms: list[int]) -> _Candidate | None
     return _Candidate(float(fr[s_i, j]), vm, target // n_p, state.placements[target % n_p])
 
 
-def _overlap(state: RescheduleState) -> np.ndarray:
+def placement_overlap(state: RescheduleState) -> np.ndarray:
     """[P, P] bool: placements sharing a NUMA slot."""
     pl = state.placements
     return np.array([[bool(set(x) & set(y)) for y in pl] for x in pl], dtype=bool)
@@ -154,8 +154,8 @@ def _best_single(state: RescheduleState, vm: int) -> _Candidate | None:
     mask = state.target_mask(vm)
     if not mask.any():
         return None
-    b, d, _, _ = _destinations(state, vm)
-    src_r, src_t = _source_deltas(state, vm)
+    b, d, _, _ = destinations(state, vm)
+    src_r, src_t = source_deltas(state, vm)
     h, numa = state.placement_of(vm)
     a, c = int(src_r[h, list(numa)].sum()), int(src_t[h, list(numa)].sum())
     num, den = state.frag_sum + a + b, state.free_sum + c + d
@@ -165,16 +165,19 @@ def _best_single(state: RescheduleState, vm: int) -> _Candidate | None:
     return _Candidate(float(fr.ravel()[j]), vm, j // n_p, state.placements[j % n_p])
 
 
-def shapes(state: RescheduleState, vms: np.ndarray | None = None) -> list[list[int]]:
-    """Movable VMs without anti-affinity grouped by (cluster, request, split);
-    VMs under anti-affinity are singletons."""
-    pool = np.nonzero(state.vm_movable)[0] if vms is None else vms
+def shapes(
+    state: RescheduleState, vms: np.ndarray | None = None, *, affinity_apart: bool = True
+) -> list[list[int]]:
+    """Movable VMs (of ``vms``, default all) grouped by (cluster, request,
+    split); with ``affinity_apart``, VMs under anti-affinity are singletons
+    (their destinations differ)."""
+    pool = np.nonzero(state.vm_movable)[0] if vms is None else vms[state.vm_movable[vms]]
     out: dict[object, list[int]] = {}
     for v in pool:
         v = int(v)
         key: object = (
             v
-            if state.vm_groups[v]
+            if affinity_apart and state.vm_groups[v]
             else (int(state.vm_cluster[v]), state.vm_req[v].tobytes(), bool(state.vm_split[v]))
         )
         out.setdefault(key, []).append(v)

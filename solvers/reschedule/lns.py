@@ -1,10 +1,11 @@
 """Large-neighbourhood search for rescheduling big clusters (anytime).
 
-Start from the greedy plan (warm-started, from the better of it and the
-given plan: :mod:`.start`). Repeatedly pick a neighbourhood, a subset of the
-hosts of one cluster (the cluster drawn with weight 1 + its fragment
-remainder R; hosts sampled with weight 1 + the host's fragment remainder,
-so fragmented hosts are freed more often), and re-solve where the VMs on those
+Start from a local search (greedy single moves, then pair moves; when
+warm-started, the better of that and the given plan extended: :mod:`.start`).
+Repeatedly pick a neighbourhood, a subset of the hosts of one cluster (the
+cluster drawn with weight 1 + its fragment remainder R; hosts sampled with
+weight 1 + the host's fragment remainder, so fragmented hosts are freed more
+often), and re-solve where the VMs on those
 hosts end with the exact class model of :mod:`.cpsat_model` restricted to
 them, the rest of the current plan fixed; migrations are still counted
 against the snapshot, so the limit holds for the whole plan. Keep the answer
@@ -14,9 +15,10 @@ solved to optimality and shrinks after one that timed out.
 At the end, the final placement is turned into moves from the snapshot and
 sequenced (:mod:`.sequencing`); when that fails the starting plan is returned.
 
-Bound: when its estimated time (:func:`.bound.estimated_bound_s`) is at most
-``BOUND_SHARE`` of the budget, the lower bound of :mod:`.bound` is computed
-after greedy and reported as ``best_bound``; the search stops once the
+Bound: the wrap bound (:mod:`.wrap_bound`, milliseconds) and, when its
+estimated time (:func:`.bound.estimated_bound_s`) is at most ``BOUND_SHARE``
+of the budget, the LP bound of :mod:`.bound` are computed after the starting
+plan, and the larger is reported as ``best_bound``; the search stops once the
 incumbent meets it, and a returned plan that meets it is OPTIMAL.
 """
 
@@ -49,7 +51,7 @@ INITIAL_HOSTS = 24  # neighbourhood size to start with
 MIN_HOSTS, MAX_HOSTS = 8, 160
 GROW, SHRINK = 1.5, 0.7
 SUBSOLVE_S = 0.4  # time limit of one sub-problem (small models: presolve dominates)
-GREEDY_SHARE = 0.8  # at most, for the greedy start (the incumbent); it stops by itself
+START_SHARE = 0.8  # at most, for the starting plan (the incumbent); it stops by itself
 SEQUENCING_SHARE = 0.1
 BOUND_SHARE = 0.25  # of the budget at most (estimated), for the lower bound
 
@@ -167,15 +169,14 @@ def lns_plan(
     origin = RescheduleState.from_problem(problem)
     fr0 = origin.fragment_rate()
     hinted, _ = starting_state(
-        origin, problem.migration_limit, started + budget.seconds * GREEDY_SHARE, warm
+        origin, problem.migration_limit, started + budget.seconds * START_SHARE, warm
     )
     cur = hinted.copy()
     rng = np.random.default_rng(args.cpsat.random_seed)
     size, rounds, wins = args.initial_hosts, 0, 0
     stop = budget.deadline - budget.seconds * SEQUENCING_SHARE
-    lb = None
-    if estimated_bound_s(origin) <= budget.seconds * BOUND_SHARE:
-        lb = remainder_bound(origin, problem.migration_limit, stop)
+    lp = estimated_bound_s(origin) <= budget.seconds * BOUND_SHARE
+    lb = remainder_bound(origin, problem.migration_limit, stop, lp=lp)
     trace = [(time.monotonic() - started, cur.fragment_rate())]
     while time.monotonic() < stop - 0.05:
         if lb is not None and lb.proves(cur.frag_sum, cur.free_sum):
@@ -251,7 +252,7 @@ def _finish(
 
 @register(names.LNS_RESCHEDULE, {ProblemKind.VM_RESCHEDULING})
 class LnsRescheduler:
-    """Greedy start, then CP-SAT on freed host subsets; anytime."""
+    """Local-search start, then CP-SAT on freed host subsets; anytime."""
 
     name = names.LNS_RESCHEDULE
     capabilities = Capabilities(
@@ -269,5 +270,5 @@ class LnsRescheduler:
         return lns_plan(problem, budget, self.args, self.name)
 
     def solve_from(self, problem: VmRescheduling, budget: Budget, hint: SolveResult) -> SolveResult:
-        """Improves the better of greedy's plan and ``hint``'s."""
+        """Improves the better of the starting plan and ``hint``'s (extended)."""
         return lns_plan(problem, budget, self.args, self.name, hint.plan)

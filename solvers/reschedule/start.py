@@ -1,11 +1,14 @@
 """The starting plan of the searching solvers (exact CP-SAT and LNS).
 
-Both start from greedy's plan. Warm-started (the portfolio passes the best
-answer so far, typically the learned policy's), they start from the better of
-greedy's plan and the given one: CP-SAT is hinted with it and never answers
-worse, and LNS improves it. The given plan is replayed move by move on the
-solver's own state, so a plan that does not apply (an unknown VM or host, an
-infeasible step, more moves than the limit) is ignored rather than trusted.
+Both start from a local search: greedy single moves, then pair moves where no
+single move improves (:func:`.pairs.improve`). Warm-started (the portfolio
+passes the best answer so far, typically the learned policy's), they start
+from the better of that plan and the given one, itself extended by the same
+local search with the moves it leaves unused: CP-SAT is hinted with it and
+never answers worse, and LNS improves it. The given plan is replayed move by
+move on the solver's own state, so a plan that does not apply (an unknown VM
+or host, an infeasible step, more moves than the limit) is ignored rather
+than trusted.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import logging
 
 from optsched.results import ActionKind, Plan
-from optsched.solvers.reschedule.greedy import greedy
+from optsched.solvers.reschedule.pairs import improve
 from optsched.solvers.reschedule.state import RescheduleState
 
 log = logging.getLogger(__name__)
@@ -42,23 +45,26 @@ def replay(origin: RescheduleState, plan: Plan, limit: int) -> RescheduleState |
 
 
 def starting_state(
-    origin: RescheduleState, limit: int, greedy_deadline: float | None, warm: Plan | None = None
+    origin: RescheduleState, limit: int, search_deadline: float | None, warm: Plan | None = None
 ) -> tuple[RescheduleState, str]:
-    """The better of greedy's plan (run until ``greedy_deadline``; none when
-    that is None) and ``warm`` applied to ``origin``, ties going to fewer
-    moves, then to greedy; and which it was ("greedy", "warm-start" or
+    """The better of the local search's plan (run until ``search_deadline``;
+    none when that is None) and ``warm`` applied to ``origin`` and extended
+    by the same search until the deadline, ties going to fewer moves, then to
+    the local search; and which it was ("local search", "warm-start" or
     "empty")."""
     state = origin.copy()
     source = "empty"
-    if greedy_deadline is not None:
-        greedy(state, limit, greedy_deadline)
-        source = "greedy"
+    if search_deadline is not None:
+        improve(state, limit, search_deadline)
+        source = "local search"
     if warm is None:
         return state, source
     given = replay(origin, warm, limit)
     if given is None:
-        log.warning("the warm-start plan does not apply to the problem; starting from greedy")
+        log.warning("the warm-start plan does not apply to the problem; starting from its own")
         return state, source
+    if search_deadline is not None:
+        improve(given, limit - len(given.actions), search_deadline)
     mine = (state.fragment_rate(), len(state.actions))
     if (given.fragment_rate(), len(given.actions)) < mine:
         return given, "warm-start"

@@ -27,7 +27,7 @@ from optsched.validate import validate
 SOLVERS = ("greedy-reschedule", "cpsat-reschedule", "lns-reschedule")
 DETERMINISTIC = {"num_workers": 1, "random_seed": 0}
 # the exact solver without greedy and bound: its answer is the model's own
-MODEL_ONLY = {**DETERMINISTIC, "hint_with_greedy": False, "bound": False}
+MODEL_ONLY = {**DETERMINISTIC, "hint_with_search": False, "bound": False}
 
 
 def _model_optimum(p: VmRescheduling) -> float:
