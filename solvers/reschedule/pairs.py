@@ -251,6 +251,25 @@ def _take(state: RescheduleState, free: np.ndarray, place: int, vm: int) -> None
     free[:, numa] -= state.vm_req[vm] // len(numa)
 
 
+def _add_fitting(
+    state: RescheduleState,
+    out: _Candidates,
+    core: np.ndarray,
+    free: np.ndarray,
+    units: list[int],
+    ok: np.ndarray,
+    far_r: np.ndarray,
+    far_t: np.ndarray,
+    *cols: np.ndarray,
+) -> None:
+    """Add the rows of ``cols`` whose core (``core`` [n], free amounts after
+    the pair ``free`` [n, K, R]) stays within capacity on ``units`` to
+    ``out``, estimated with the far ends' changes ``far_r``, ``far_t``."""
+    ok = ok & (free[:, units] >= 0).all(axis=(1, 2))
+    r, t = _host_change(state, core, free)
+    out.add(_rate(state, r + far_r, t + far_t), ok, *cols)
+
+
 def _in_in(state: RescheduleState, ls: _Lists, shape_of: np.ndarray, out: _Candidates) -> None:
     """Two VMs arrive on one host, each at a placement of its width."""
     del shape_of  # the arriving VMs are chosen by shape, from the lists
@@ -278,11 +297,15 @@ def _in_in(state: RescheduleState, ls: _Lists, shape_of: np.ndarray, out: _Candi
                     free = state.numa_free.copy()
                     _take(state, free, p1, v1)
                     _take(state, free, p2, v2)
-                    ok &= (free[:, units] >= 0).all(axis=(1, 2))
-                    r, t = _host_change(state, core, free)
-                    out.add(
-                        _rate(state, r + a.r + b.r, t + a.t + b.t),
+                    _add_fitting(
+                        state,
+                        out,
+                        core,
+                        free,
+                        units,
                         ok,
+                        a.r + b.r,
+                        a.t + b.t,
                         a.vm,
                         core,
                         np.full(state.n_hosts, p1),
@@ -351,11 +374,15 @@ def _out_in(state: RescheduleState, ls: _Lists, shape_of: np.ndarray, out: _Cand
                 continue
             free = base.copy()
             _take(state, free, p1, v1)
-            ok &= (free[:, units] >= 0).all(axis=(1, 2))
-            r, t = _host_change(state, core, free)
-            out.add(
-                _rate(state, r + gone.r + come.r, t + gone.t + come.t),
+            _add_fitting(
+                state,
+                out,
+                core,
+                free,
+                units,
                 ok,
+                gone.r + come.r,
+                gone.t + come.t,
                 v2,
                 gone.host,
                 gone.place,
