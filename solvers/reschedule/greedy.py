@@ -91,13 +91,13 @@ def destinations(
     return b, d, numa_fits & host_ok[:, None], numa_fits
 
 
-def source_deltas(state: RescheduleState, vm: int) -> tuple[np.ndarray, np.ndarray]:
+def _source_deltas(state: RescheduleState, vm: int) -> tuple[np.ndarray, np.ndarray]:
     """[H, K] change of (R, T) on every unit if a VM of ``vm``'s shape left it."""
     h, numa = state.placement_of(vm)
     return _unit_delta(state, +1, state.usage(vm, numa))
 
 
-def per_placement(state: RescheduleState, unit: np.ndarray, width: int) -> np.ndarray:
+def _per_placement(state: RescheduleState, unit: np.ndarray, width: int) -> np.ndarray:
     """[H, P] sum of a per-unit [H, K] array over each placement of ``width``."""
     out = np.zeros((state.n_hosts, len(state.placements)), dtype=unit.dtype)
     for p, ks in enumerate(state.placements):
@@ -106,20 +106,28 @@ def per_placement(state: RescheduleState, unit: np.ndarray, width: int) -> np.nd
     return out
 
 
+def sources(state: RescheduleState, vms: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For ``vms`` (one shape): one VM per distinct source placement, and
+    the change of (R, T) at its units if it left them."""
+    width = 2 if state.vm_split[vms[0]] else 1
+    src_r, src_t = (_per_placement(state, x, width) for x in _source_deltas(state, vms[0]))
+    n_p = len(state.placements)
+    group = np.asarray(vms)
+    _, first = np.unique(state.vm_host[group] * n_p + state.vm_place[group], return_index=True)
+    src_vm = group[first]
+    src_h, src_p = state.vm_host[src_vm], state.vm_place[src_vm]
+    return src_vm, src_r[src_h, src_p], src_t[src_h, src_p]
+
+
 def _best_for_shape(state: RescheduleState, vms: list[int]) -> _Candidate | None:
     """The best move of any VM in ``vms`` (one shape, no anti-affinity),
     scored for all sources at once."""
     b, d, fits, numa_fits = destinations(state, vms[0])
     if not numa_fits.any():
         return None
-    width = 2 if state.vm_split[vms[0]] else 1
-    src_r, src_t = (per_placement(state, x, width) for x in source_deltas(state, vms[0]))
-    n_p = len(state.placements)
-    group = np.asarray(vms)
-    _, first = np.unique(state.vm_host[group] * n_p + state.vm_place[group], return_index=True)
-    src_vm = group[first]  # one VM per distinct source placement
+    src_vm, a, c = sources(state, vms)
     src_h, src_p = state.vm_host[src_vm], state.vm_place[src_vm]
-    a, c = src_r[src_h, src_p], src_t[src_h, src_p]
+    n_p = len(state.placements)
     flat = np.flatnonzero(fits)
     d_flat = d.ravel()[flat]
     if flat.size and (d_flat == d_flat[0]).all():  # best destinations are the lowest b
@@ -155,7 +163,7 @@ def _best_single(state: RescheduleState, vm: int) -> _Candidate | None:
     if not mask.any():
         return None
     b, d, _, _ = destinations(state, vm)
-    src_r, src_t = source_deltas(state, vm)
+    src_r, src_t = _source_deltas(state, vm)
     h, numa = state.placement_of(vm)
     a, c = int(src_r[h, list(numa)].sum()), int(src_t[h, list(numa)].sum())
     num, den = state.frag_sum + a + b, state.free_sum + c + d

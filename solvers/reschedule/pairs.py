@@ -34,12 +34,11 @@ import numpy as np
 
 from optsched.solvers.reschedule.greedy import (
     IMPROVEMENT_EPS,
-    best_move,
     destinations,
-    per_placement,
+    greedy,
     placement_overlap,
     shapes,
-    source_deltas,
+    sources,
 )
 from optsched.solvers.reschedule.state import RescheduleState, unit_terms
 
@@ -125,16 +124,10 @@ def _lists(state: RescheduleState, groups: list[list[int]]) -> _Lists:
     n_p = len(state.placements)
     for vms in groups:
         vm = vms[0]
-        width = 2 if state.vm_split[vm] else 1
         b, d, fits, _ = destinations(state, vm)
         flat = np.flatnonzero(fits)
         flat = flat[np.argsort(_rate(state, b.ravel()[flat], d.ravel()[flat]), kind="stable")]
-        src_r, src_t = (per_placement(state, x, width) for x in source_deltas(state, vm))
-        group = np.asarray(vms)
-        _, first = np.unique(state.vm_host[group] * n_p + state.vm_place[group], return_index=True)
-        src = group[first]
-        a = src_r[state.vm_host[src], state.vm_place[src]]
-        c = src_t[state.vm_host[src], state.vm_place[src]]
+        src, a, c = sources(state, vms)
         order = np.argsort(_rate(state, a, c), kind="stable")
         src, a, c = src[order], a[order], c[order]
         rows["rep"].append(np.array(vm))
@@ -172,15 +165,15 @@ def _first(
     return np.where(ok.any(axis=1), ok.argmax(axis=1), -1)
 
 
-def _add_vm(state: RescheduleState, free: np.ndarray, vms: np.ndarray, sign: int) -> None:
-    """Add (+1) or take (-1) VM ``vms[i]``'s use at its own NUMA nodes to
-    ``free[i]`` [n, K, R]."""
+def _add_back(state: RescheduleState, free: np.ndarray, vms: np.ndarray) -> None:
+    """Add VM ``vms[i]``'s use at its own NUMA nodes back to ``free[i]``
+    [n, K, R] (as if it had left)."""
     width = np.where(state.vm_split[vms], 2, 1)
     share = state.vm_req[vms] // width[:, None]
     for slot in (0, 1):
         k = state.vm_numa[vms, slot]
         on = np.nonzero(k >= 0)[0]
-        free[on, k[on]] += sign * share[on]
+        free[on, k[on]] += share[on]
 
 
 def _same_host_pairs(state: RescheduleState, vms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -227,8 +220,8 @@ def _out_out(state: RescheduleState, ls: _Lists, shape_of: np.ndarray, out: _Can
         return
     h = state.vm_host[v1]
     free = state.numa_free[h].copy()
-    _add_vm(state, free, v1, +1)
-    _add_vm(state, free, v2, +1)
+    _add_back(state, free, v1)
+    _add_back(state, free, v2)
     r, t = _host_change(state, h, free)
     a = _Far(ls, "out", shape_of[v1], len(v1), h)
     b = _Far(ls, "out", shape_of[v2], len(v1), h, (a.host, a.place), placement_overlap(state))
@@ -276,15 +269,16 @@ def _in_in(state: RescheduleState, ls: _Lists, shape_of: np.ndarray, out: _Candi
     core = np.arange(state.n_hosts)
     overlap = placement_overlap(state)
     for s1 in range(len(ls.rep)):
+        v1 = int(ls.rep[s1])
+        a = _Far(ls, "in", s1, state.n_hosts, core)
         for s2 in range(s1, len(ls.rep)):
-            v1, v2 = int(ls.rep[s1]), int(ls.rep[s2])
+            v2 = int(ls.rep[s2])
             if state.vm_cluster[v1] != state.vm_cluster[v2]:
                 continue
             hosts = state.host_dest & (state.host_cluster == state.vm_cluster[v1])
             hosts &= (state.host_free >= state.vm_req[v1] + state.vm_req[v2]).all(axis=1)
             if not hosts.any():
                 continue
-            a = _Far(ls, "in", s1, state.n_hosts, core)
             b = _Far(ls, "in", s2, state.n_hosts, core, (a.host, a.place), overlap)
             for p1 in _places(state, v1):
                 for p2 in _places(state, v2):
@@ -357,7 +351,7 @@ def _out_in(state: RescheduleState, ls: _Lists, shape_of: np.ndarray, out: _Cand
     core = state.vm_host[v2]
     gone = _Far(ls, "out", shape_of[v2], len(v2), core)
     base = state.numa_free[core].copy()
-    _add_vm(state, base, v2, +1)
+    _add_back(state, base, v2)
     host_base = state.host_free[core] + state.vm_req[v2]
     overlap = placement_overlap(state)
     for s1, v1 in enumerate(ls.rep):
@@ -448,19 +442,13 @@ def improve(
     ``state`` in place (at most ``max_moves`` migrations, until ``deadline``
     on ``time.monotonic``); return how many migrations were made."""
     done = 0
-    groups = shapes(state, vms)
-    while done < max_moves and (deadline is None or time.monotonic() < deadline):
-        cand = best_move(state, groups)
-        if cand is not None and cand.fr < state.fragment_rate() - IMPROVEMENT_EPS:
-            state.move(cand.vm, cand.host, cand.numa)
-            done += 1
-            continue
-        if done + 2 > max_moves:
-            break
+    while True:
+        done += greedy(state, max_moves - done, deadline, vms)
+        if done + 2 > max_moves or (deadline is not None and time.monotonic() >= deadline):
+            return done
         pair = best_pair(state, vms)
         if pair is None:
-            break
+            return done
         state.move(*pair.first)
         state.move(*pair.second)
         done += 2
-    return done
