@@ -8,28 +8,40 @@ Otherwise Dinkelbach's method solves the fractional program: with ``R_k/T_k``
 the best ratio so far, minimize ``T_k * R - R_k * T``; a negative optimum is a
 better plan, a zero optimum proves ``R_k/T_k`` optimal.
 
-Bound: after the starting plan, :func:`.bound.remainder_bound` (the larger
-of the wrap bound of :mod:`.wrap_bound` and the LP bound, given up at the
-model's deadline; 0.3-0.8 s on medium, 0.9-1.2 s on large) gives a valid
-lower bound on the fragment rate; it is the reported ``best_bound`` (with CP-SAT's own
-when larger), and the plan is OPTIMAL when it meets it (the starting plan
-included: then no model is built). As a cut in the model
-(:func:`.cpsat_model.add_remainder_bound`, ``CpsatArgs.bound_cut``) it made
-the search worse and is off by default.
+Bound and plan: :func:`.bound.remainder_bound` (the largest of the
+configuration, wrap and LP bounds; 0.4-1.4 s on medium, 1.0-1.8 s on large)
+gives a valid lower bound on the fragment rate; it is the reported
+``best_bound`` (with CP-SAT's own when larger), and a plan that meets it is
+OPTIMAL. The integer master over the bound's configurations gives a plan
+too (:mod:`.config_plan`). When the bound's estimated time
+(:func:`.bound.estimated_bound_s`) fits ``BOUND_FIRST_SHARE`` of the budget,
+it runs first, and a configuration plan that meets it is returned at once,
+proven (on the medium instances measured, in 0.7-1.5 s); otherwise the
+local search runs first and the bound after, stopping as soon as it proves
+the local search's plan. Either way the model is built only when no
+candidate meets the bound, and CP-SAT stops at the first solution that does
+(:class:`_StopAt`). As a cut in the model
+(:func:`.cpsat_model.add_remainder_bound`, ``CpsatArgs.bound_cut``) the bound
+made the search worse and is off by default.
 
-Anytime rule: the starting plan (:mod:`.start`: greedy single moves, then
-pair moves) is computed first, within ``START_SHARE`` of the budget (it stops
-by itself when no single or pair move improves, in 0.1-1.1 s on the shipped
-medium snapshot and 0.3-3.5 s on large) and kept as the incumbent. The model
-is built and solved only when the time left can hold its estimated build time
-(:func:`estimated_build_s`) plus a minimal solve; otherwise, or if the
-model's answer cannot be sequenced within the migration limit or is worse,
-the starting plan is returned. So the answer is never worse than greedy run
-to completion whenever greedy completes within that share.
+Anytime rule: the starting plan is the best of the local search
+(:mod:`.start`: greedy single moves, then pair moves, within
+``START_SHARE`` of the budget; it stops by itself when no single or pair
+move improves, in 0.1-1.1 s on the shipped medium snapshot and 0.3-3.5 s on
+large), the warm start and the configuration plan, and it is kept as the
+incumbent. The model is built and solved only when the time left can hold
+its estimated build time (:func:`estimated_build_s`) plus a minimal solve;
+otherwise, or if the model's answer cannot be sequenced within the migration
+limit or is worse, the starting plan is returned. So the answer is never
+worse than greedy run to completion whenever greedy completes within that
+share.
 
 Proofs: CP-SAT's full-problem worker is "max_lp" (:class:`CpsatArgs`), and a
 plan is OPTIMAL when CP-SAT proves it, or when it meets a valid lower bound:
-:mod:`.bound`'s or CP-SAT's own objective bound at the deadline.
+:mod:`.bound`'s or CP-SAT's own objective bound at the deadline. Before the
+configuration bound, CP-SAT's own proofs took 9-30 s or more on medium at
+MNL 25 and 50, varying with its random seed by a factor of 3 on the same
+instance.
 
 Warm start (``solve_from``; the portfolio passes the learned policy's plan
 this way): the incumbent and hint are the better of the starting plan and
@@ -56,15 +68,18 @@ from optsched.results import Plan, SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
 from optsched.solvers._cpsat import default_workers, make_solver, map_status
 from optsched.solvers.reschedule import cpsat_model as cpm
-from optsched.solvers.reschedule.bound import RemainderBound, remainder_bound
+from optsched.solvers.reschedule.bound import RemainderBound, estimated_bound_s, remainder_bound
 from optsched.solvers.reschedule.classes import VmClass, disaggregate, vm_classes
 from optsched.solvers.reschedule.result import state_result
 from optsched.solvers.reschedule.sequencing import Sequenced, sequence
-from optsched.solvers.reschedule.start import starting_state
+from optsched.solvers.reschedule.start import better, configuration_state, starting_state
 from optsched.solvers.reschedule.state import RescheduleState
 
 START_SHARE = 0.8  # of the budget at most, for the starting plan (it stops by itself)
 SEQUENCING_SHARE = 0.1  # of the budget, kept for disaggregation and sequencing
+# The bound runs before the local search when its estimated time is at most
+# this share of the budget (medium from about 1.7 s, large from about 3.8 s)
+BOUND_FIRST_SHARE = 0.5
 MIN_SOLVE_S = 0.05
 # Model build cost per candidate count variable (class, host, placement in the
 # class's cluster), measured on the shipped snapshots on the loaded 2-core
@@ -126,13 +141,30 @@ def configure(solver: cp_model.CpSolver, args: CpsatArgs) -> None:
     if args.full_subsolver == "max_lp" and args.num_workers == 1:
         solver.parameters.linearization_level = 2
     elif args.full_subsolver is not None:
-        solver.parameters.subsolvers[:] = [args.full_subsolver]
+        solver.parameters.subsolvers.append(args.full_subsolver)  # empty by default
 
 
-def solve_model(cm: cpm.ClassModel, seconds: float, args: CpsatArgs) -> ModelAnswer:
+class _StopAt(cp_model.CpSolverSolutionCallback):
+    """Stops the search at the first solution whose objective reaches
+    ``target`` (a valid bound: nothing better exists)."""
+
+    def __init__(self, target: float) -> None:
+        super().__init__()
+        self.target = target
+
+    def on_solution_callback(self) -> None:
+        if self.objective_value >= self.target:
+            self.stop_search()
+
+
+def solve_model(
+    cm: cpm.ClassModel, seconds: float, args: CpsatArgs, stop_at: float | None = None
+) -> ModelAnswer:
+    """Solve ``cm``; with ``stop_at`` (a maximized objective's bound known
+    from outside the model) the search stops once a solution reaches it."""
     solver = make_solver(max(MIN_SOLVE_S, seconds), args.num_workers, args.random_seed)
     configure(solver, args)
-    code = solver.solve(cm.model)
+    code = solver.solve(cm.model, None if stop_at is None else _StopAt(stop_at))
     status = map_status(cast(int, code))
     if not status.has_solution:
         return ModelAnswer(status, None, None, None, None, None)
@@ -160,21 +192,29 @@ def optimize(
     args: CpsatArgs,
     lb: RemainderBound | None = None,
 ) -> Optimum:
-    """Minimize the fragment rate over ``cm`` (hinted with ``start``'s counts);
-    ``lb``, a valid lower bound on ``R`` (:mod:`.bound`), is added as a cut."""
+    """Minimize the fragment rate over ``cm`` (hinted with ``start``'s counts).
+    ``lb``, a valid lower bound on ``R`` (:mod:`.bound`), stops the search at
+    the first solution that meets it (and is added as a cut with
+    ``args.bound_cut``)."""
     if lb is not None and args.bound_cut:
         cpm.add_remainder_bound(cm, lb.frag, lb.conserved)
     if cm.constant_free:
         t_scope = cpm.set_slot_objective(cm)
         cpm.hint(cm, start)
-        ans = solve_model(cm, deadline - time.monotonic(), args)
-        total, f = start.free_sum, start.problem.fragment_cores
+        f = start.problem.fragment_cores
+        stop_at = None
+        if lb is not None and lb.conserved:  # R = R_fixed + T_scope - F * Q >= lb.frag
+            stop_at = (cm.frag_fixed + t_scope - lb.frag) // f
+        ans = solve_model(cm, deadline - time.monotonic(), args, stop_at)
+        at_bound = stop_at is not None and ans.objective is not None and ans.objective >= stop_at
+        proven = ans.status is Status.OPTIMAL or at_bound
+        total = start.free_sum
         if total <= 0:
-            return Optimum(ans.values, ans.status is Status.OPTIMAL, 0.0)
+            return Optimum(ans.values, proven, 0.0)
         bound = None
         if ans.bound is not None:  # most slots -> least remainder
             bound = max(0.0, cm.frag_fixed + t_scope - f * int(ans.bound + 1e-6)) / total
-        return Optimum(ans.values, ans.status is Status.OPTIMAL, bound)
+        return Optimum(ans.values, proven, bound)
     return _dinkelbach(cm, start, deadline, args)
 
 
@@ -245,13 +285,35 @@ def exact_plan(
     started = time.monotonic()
     state = RescheduleState.from_problem(problem)
     fr0 = state.fragment_rate()
-    search_until = started + budget.seconds * START_SHARE if args.hint_with_search else None
-    hinted, source = starting_state(state, problem.migration_limit, search_until, warm)
-    classes = vm_classes(state, np.arange(state.n_vms))
+    mnl = problem.migration_limit
     model_deadline = budget.deadline - budget.seconds * SEQUENCING_SHARE
-    # the bound runs before the model (its cut and an early proof help the
-    # search); when the model does not fit, the time left is otherwise idle
-    lb = remainder_bound(state, problem.migration_limit, model_deadline) if args.bound else None
+    search_until = started + budget.seconds * START_SHARE if args.hint_with_search else None
+    # With time for it, the bound first: where the plan of its configurations
+    # meets it, that plan is the answer, proven, with no search at all.
+    # Otherwise the local search first, and the bound with what is left.
+    first = args.bound and estimated_bound_s(state) <= budget.seconds * BOUND_FIRST_SHARE
+    lb = remainder_bound(state, mnl, model_deadline) if first else None
+    planned = configuration_state(state, lb, mnl, model_deadline)
+    if lb is not None and planned is not None and lb.proves(planned.frag_sum, planned.free_sum):
+        return _start_result(
+            planned,
+            Status.OPTIMAL,
+            lb,
+            solver,
+            started,
+            fr0,
+            "the configuration plan meets the bound",
+        )
+    hinted, source = starting_state(state, mnl, search_until, warm)
+    if args.bound and not first:
+        lb = remainder_bound(state, mnl, model_deadline, target_frag=hinted.frag_sum)
+    if lb is not None and not lb.proves(hinted.frag_sum, hinted.free_sum):
+        # the integer master again, with the start's host configurations among
+        # its columns: it combines their parts with the priced ones
+        merged = configuration_state(state, lb, mnl, model_deadline, also=(hinted,))
+        hinted, source = better((hinted, source), planned, "configuration")
+        hinted, source = better((hinted, source), merged, "configuration")
+    classes = vm_classes(state, np.arange(state.n_vms))
     if lb is not None and lb.proves(hinted.frag_sum, hinted.free_sum):
         return _start_result(
             hinted, Status.OPTIMAL, lb, solver, started, fr0, f"the {source} plan meets the bound"
@@ -305,14 +367,21 @@ def _start_result(
         fr_before=fr0,
         best_bound=None if lb is None else lb.rate,
         message=message,
-        **_bound_stats(lb),
+        **bound_stats(lb),
     )
 
 
-def _bound_stats(lb: RemainderBound | None) -> dict[str, object]:
+def bound_stats(lb: RemainderBound | None) -> dict[str, object]:
+    """The bound's figures for a result's stats (the exact solver and LNS)."""
     if lb is None:
         return {}
-    return {"bound_frag": lb.frag, "bound_lp": lb.lp, "bound_s": lb.seconds}
+    return {
+        "bound_frag": lb.frag,
+        "bound_lp": lb.lp,
+        "bound_wrap": lb.wrap,
+        "bound_config": lb.config,
+        "bound_s": lb.seconds,
+    }
 
 
 def _meets(state: RescheduleState, opt: Optimum, lb: RemainderBound | None) -> bool:
@@ -349,7 +418,7 @@ def _choose(
             best_bound=opt.bound_fr,
             message=seq.message,
             parked=seq.parked,
-            **_bound_stats(lb),
+            **bound_stats(lb),
         )
     better = done if done.fragment_rate() < hinted.fragment_rate() else hinted
     note = seq.message or "the model's answer is no better than its starting plan"
@@ -363,7 +432,7 @@ def _choose(
         best_bound=opt.bound_fr,
         message=note,
         unresolved_moves=len(seq.unresolved),
-        **_bound_stats(lb),
+        **bound_stats(lb),
     )
 
 

@@ -15,11 +15,13 @@ solved to optimality and shrinks after one that timed out.
 At the end, the final placement is turned into moves from the snapshot and
 sequenced (:mod:`.sequencing`); when that fails the starting plan is returned.
 
-Bound: the wrap bound (:mod:`.wrap_bound`, milliseconds) and, when its
-estimated time (:func:`.bound.estimated_bound_s`) is at most ``BOUND_SHARE``
-of the budget, the LP bound of :mod:`.bound` are computed after the starting
-plan, and the larger is reported as ``best_bound``; the search stops once the
-incumbent meets it, and a returned plan that meets it is OPTIMAL.
+Bound: after the starting plan, :func:`.bound.remainder_bound` runs until
+``BOUND_SHARE`` of the budget at most (the configuration and wrap bounds; the
+LP bound of :mod:`.bound` too when its estimated time fits that share), and
+stops early once it proves the starting plan; its value is reported as
+``best_bound``. The plan of its configurations (:mod:`.config_plan`)
+replaces the starting plan when better. The search stops once the incumbent
+meets the bound, and a returned plan that meets it is OPTIMAL.
 """
 
 from __future__ import annotations
@@ -41,10 +43,11 @@ from optsched.solver import Capabilities, SolverKind
 from optsched.solvers.reschedule import cpsat_model as cpm
 from optsched.solvers.reschedule.bound import RemainderBound, estimated_bound_s, remainder_bound
 from optsched.solvers.reschedule.classes import Slot, VmClass, vm_classes
-from optsched.solvers.reschedule.exact import CpsatArgs, solve_model
+from optsched.solvers.reschedule.exact import CpsatArgs, bound_stats, solve_model
 from optsched.solvers.reschedule.result import state_result
 from optsched.solvers.reschedule.sequencing import sequence
-from optsched.solvers.reschedule.start import starting_state
+from optsched.solvers.reschedule.start import better as better_plan
+from optsched.solvers.reschedule.start import configuration_state, starting_state
 from optsched.solvers.reschedule.state import RescheduleState, unit_terms
 
 INITIAL_HOSTS = 24  # neighbourhood size to start with
@@ -168,15 +171,20 @@ def lns_plan(
     started = time.monotonic()
     origin = RescheduleState.from_problem(problem)
     fr0 = origin.fragment_rate()
-    hinted, _ = starting_state(
+    hinted, source = starting_state(
         origin, problem.migration_limit, started + budget.seconds * START_SHARE, warm
     )
-    cur = hinted.copy()
     rng = np.random.default_rng(args.cpsat.random_seed)
     size, rounds, wins = args.initial_hosts, 0, 0
     stop = budget.deadline - budget.seconds * SEQUENCING_SHARE
     lp = estimated_bound_s(origin) <= budget.seconds * BOUND_SHARE
-    lb = remainder_bound(origin, problem.migration_limit, stop, lp=lp)
+    bound_until = min(stop, time.monotonic() + budget.seconds * BOUND_SHARE)
+    lb = remainder_bound(
+        origin, problem.migration_limit, bound_until, lp=lp, target_frag=hinted.frag_sum
+    )
+    planned = configuration_state(origin, lb, problem.migration_limit, bound_until, also=(hinted,))
+    hinted, _ = better_plan((hinted, source), planned, "configuration")
+    cur = hinted.copy()
     trace = [(time.monotonic() - started, cur.fragment_rate())]
     while time.monotonic() < stop - 0.05:
         if lb is not None and lb.proves(cur.frag_sum, cur.free_sum):
@@ -217,7 +225,7 @@ def _finish(
     **stats: Any,
 ) -> SolveResult:
     if lb is not None:
-        stats.update(best_bound=lb.rate, bound_frag=lb.frag, bound_lp=lb.lp, bound_s=lb.seconds)
+        stats.update(best_bound=lb.rate, **bound_stats(lb))
 
     def status(st: RescheduleState) -> Status:
         proven = lb is not None and lb.proves(st.frag_sum, st.free_sum)

@@ -1,0 +1,111 @@
+"""The configuration bound (:mod:`optsched.solvers.reschedule.config_bound`)
+and its plans (:mod:`optsched.solvers.reschedule.config_plan`) against brute
+force, the validator and the proven optima of the shipped medium snapshot."""
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from reschedule_cases import brute_force, instances, node, problem, snapshot, vm
+
+from optsched.budget import Budget
+from optsched.problems.cluster import VmRescheduling
+from optsched.registry import create
+from optsched.results import SolveResult, Status
+from optsched.solvers.reschedule.bound import remainder_bound
+from optsched.solvers.reschedule.config_bound import applies, config_bound
+from optsched.solvers.reschedule.config_plan import configuration_plan
+from optsched.solvers.reschedule.pairs import improve
+from optsched.solvers.reschedule.state import RescheduleState
+from optsched.solvers.reschedule.wrap_bound import wrap_remainder
+from optsched.validate import validate
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances(exotic=True))
+def test_bound_never_exceeds_the_brute_force_optimum(p: VmRescheduling) -> None:
+    state = RescheduleState.from_problem(p)
+    cb = config_bound(state, p.migration_limit)
+    if cb is None:
+        assert not applies(state)
+        return
+    f, total = p.fragment_cores, state.free_sum
+    assert 0 <= cb.frag <= state.frag_sum  # the start is a plan
+    assert (total - cb.frag) % f == 0 or cb.frag == total % f
+    assert cb.frag <= brute_force(p) * total + 1e-9
+    # the combined bound carries it, and is at least as strong
+    lb = remainder_bound(state)
+    assert lb is not None and lb.config == cb.frag and lb.frag >= cb.frag
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(exotic=True))
+def test_a_deadline_leaves_a_valid_bound(p: VmRescheduling) -> None:
+    # stopped after its first round (prices all zero): weak, still valid
+    state = RescheduleState.from_problem(p)
+    cb = config_bound(state, p.migration_limit, deadline=time.monotonic() - 1.0)
+    if cb is None:
+        return
+    assert cb.rounds == 1
+    assert cb.frag <= brute_force(p) * state.free_sum + 1e-9
+
+
+@settings(max_examples=100, deadline=None)
+@given(instances(exotic=True))
+def test_configuration_plans_validate(p: VmRescheduling) -> None:
+    state = RescheduleState.from_problem(p)
+    cb = config_bound(state, p.migration_limit)
+    if cb is None:
+        return
+    local = state.copy()
+    improve(local, p.migration_limit, time.monotonic() + 30)
+    for also in ((), (local,)):  # alone, and with the local search's hosts
+        planned = configuration_plan(state, cb, p.migration_limit, time.monotonic() + 30, also)
+        assert planned is not None
+        report = validate(p, SolveResult(Status.FEASIBLE, "config", plan=planned.plan()))
+        assert report.ok, report.summary()
+        assert report.objective == pytest.approx(planned.fragment_rate())
+        assert len(planned.actions) <= p.migration_limit
+        assert planned.frag_sum >= cb.frag  # never below the bound
+
+
+def test_a_wrap_with_nowhere_to_land_is_not_counted() -> None:
+    # a 4-core VM leaving the node with 12 of 16 cores free would complete a
+    # fragment there (the wrap bound counts it), but the only node with room
+    # is an empty one, where it breaks a whole fragment: no plan gains
+    nodes = [node("h0"), node("h1")]
+    placed = [
+        (vm("a", 4), "h0", (0,)),
+        (vm("b", 14, movable=False), "h0", (1,)),
+        (vm("c", 14, movable=False), "h1", (0,)),
+    ]
+    p = problem(snapshot(nodes, placed), 1)
+    state = RescheduleState.from_problem(p)
+    best = brute_force(p)
+    assert best == pytest.approx(state.fragment_rate())  # nothing helps
+    wrap = wrap_remainder(state, 1)
+    cb = config_bound(state, 1)
+    assert wrap is not None and cb is not None and cb.converged
+    assert wrap < state.frag_sum == cb.frag
+    lb = remainder_bound(state)
+    assert lb is not None and lb.proves(state.frag_sum, state.free_sum)
+
+
+@pytest.mark.parametrize(("mnl", "optimum"), [(10, 0.8508), (25, 0.7245)])
+def test_shipped_medium_bound_meets_the_proven_optimum(mnl: int, optimum: float) -> None:
+    # the optima were proven by CP-SAT alone (30-105 s, issue 4's benchmark)
+    from optsched.datasets.vmr2l import load_shipped
+
+    p = VmRescheduling(load_shipped("medium"), mnl)
+    state = RescheduleState.from_problem(p)
+    cb = config_bound(state, mnl)
+    assert cb is not None and cb.converged
+    assert cb.frag / state.free_sum == pytest.approx(optimum, abs=5e-5)
+    wrap = wrap_remainder(state, mnl)
+    assert wrap is not None and wrap < cb.frag
+    # the exact solver's plan meets it: OPTIMAL, validated
+    result = create("cpsat-reschedule", num_workers=1, random_seed=0).solve(p, Budget(60.0))
+    report = validate(p, result)
+    assert report.ok, report.summary()
+    assert result.status is Status.OPTIMAL
+    assert report.objective == pytest.approx(optimum, abs=5e-5)
