@@ -120,6 +120,33 @@ def test_run_skips_invalid_answers_and_keeps_the_best_valid() -> None:
     assert "greedy: invalid answer" in result.message
 
 
+@dataclass
+class BudgetSpy(Fake):
+    budgets: list[float] = field(default_factory=list)
+
+    def solve(self, problem: Any, budget: Budget) -> SolveResult:
+        self.budgets.append(budget.seconds)
+        return super().solve(problem, budget)
+
+
+@pytest.mark.parametrize(("seconds", "most"), [(10.0, 3.0), (2.0, 1.0), (0.5, 0.5)])
+def test_a_learned_solver_before_an_exact_one_gets_a_share(seconds: float, most: float) -> None:
+    # LEARNED_SHARE of the budget, or LEARNED_MIN_S if that is more; never
+    # more than the budget
+    gnn = BudgetSpy("gnn", caps(SolverKind.LEARNED), objective=0.30)
+    exact = Fake("exact", caps(SolverKind.EXACT, warm=True), objective=0.20)
+    pf = Portfolio(registry_of(gnn, exact), latency={}, validator=objective_validator(set()))
+    pf.run(FakeProblem(), Budget(seconds))
+    assert len(gnn.budgets) == 1 and gnn.budgets[0] <= most + 1e-6
+    assert gnn.budgets[0] >= min(most, seconds) - 0.05
+    # alone (no exact solver after it), it gets all that is left
+    alone = BudgetSpy("gnn", caps(SolverKind.LEARNED), objective=0.30)
+    Portfolio(registry_of(alone), latency={}, validator=objective_validator(set())).run(
+        FakeProblem(), Budget(seconds)
+    )
+    assert alone.budgets[0] >= seconds - 0.05
+
+
 def test_run_never_returns_an_invalid_answer() -> None:
     greedy = Fake("greedy", caps(SolverKind.HEURISTIC), objective=0.1)
     pf = Portfolio(registry_of(greedy), latency={}, validator=objective_validator({"greedy"}))
