@@ -86,6 +86,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from optsched.solvers.reschedule.state import RescheduleState
+from optsched.solvers.reschedule.wrap_bound import applies as wrap_applies
 
 NEG = -1e18  # an impossible (unreachable) value in the knapsack tables
 EPS = 1e-6  # rounding slack: only ever weakens the bound (floor(L + EPS))
@@ -155,14 +156,9 @@ class ConfigBound:
 
 
 def applies(state: RescheduleState) -> bool:
-    """Whether the bound is valid for ``state``'s problem (module docstring)."""
-    if state.problem.memory_aware or state.numa_valid.shape[1] > 2:
-        return False
-    movable = np.nonzero(state.vm_movable)[0]
-    if not state.host_counted[state.vm_host[movable]].all():
-        return False
-    one_unit = state.numa_valid.sum(axis=1) == 1
-    return not (state.vm_split[movable] & one_unit[state.vm_host[movable]]).any()
+    """Whether the bound is valid for ``state``'s problem: the wrap bound's
+    conditions (:func:`.wrap_bound.applies`) and at most two NUMA nodes."""
+    return state.numa_valid.shape[1] <= 2 and wrap_applies(state)
 
 
 def _host_types(state: RescheduleState) -> Master:
@@ -336,33 +332,34 @@ def _unwind(arg: np.ndarray, x: int, classes: list[ClassKey]) -> list[int]:
     return out
 
 
-@dataclass
-class _Generated:
-    """One column generation run: the best Lagrangian bound on the slots,
-    the last master LP value, and whether it converged."""
-
-    bound: float
-    lp: float
-    rounds: int
-    converged: bool
-
-
-def _generate(
+def config_bound(
     state: RescheduleState,
-    master: Master,
     migration_limit: int,
     deadline: float | None = None,
-    target_slots: int | None = None,
-) -> _Generated:
-    """Column generation over ``master``'s types (module docstring), adding
-    the configurations that price out to ``master.columns``."""
+    target_frag: int | None = None,
+) -> ConfigBound | None:
+    """The bound of the module docstring for ``state`` as the start, or None
+    where it does not apply. ``deadline`` (``time.monotonic()`` seconds)
+    ends the column generation early with the best bound so far (valid,
+    maybe weaker); so does reaching ``target_frag`` (a plan's ``R`` that the
+    bound then proves optimal)."""
+    if not applies(state):
+        return None
+    started = time.monotonic()
     f = state.problem.fragment_cores
+    master = _host_types(state)
     types, classes = master.types, master.classes
+    counts = [len(hosts) for hosts in master.hosts]
     n_classes = len(classes)
     size = 1 + max(
         t.free[k] + sum(v[1 + k] for v in t.vms) for t in types for k in range(len(t.free))
     )
-    counts = [len(hosts) for hosts in master.hosts]
+    none = np.zeros(n_classes)
+    for i, t in enumerate(types):  # nothing moves: keeps the master feasible
+        slots = sum(x // f for x in t.free) if t.counted else 0
+        master.columns.append(Column(i, slots, none, none, (), ()))
+    total = state.free_sum
+    target_slots = None if target_frag is None else (total - target_frag) // f
     pi, mu, sigma = 0.0, np.zeros(n_classes), None
     bound, lp, rounds, converged = np.inf, float("nan"), 0, False
     while rounds < MAX_ROUNDS:
@@ -399,42 +396,16 @@ def _generate(
         if int(np.floor(lp + EPS)) >= rounded:
             converged = True
             break
-    return _Generated(bound, lp, rounds, converged)
-
-
-def config_bound(
-    state: RescheduleState,
-    migration_limit: int,
-    deadline: float | None = None,
-    target_frag: int | None = None,
-) -> ConfigBound | None:
-    """The bound of the module docstring for ``state`` as the start, or None
-    where it does not apply. ``deadline`` (``time.monotonic()`` seconds)
-    ends the column generation early with the best bound so far (valid,
-    maybe weaker); so does reaching ``target_frag`` (a plan's ``R`` that the
-    bound then proves optimal)."""
-    if not applies(state):
-        return None
-    started = time.monotonic()
-    f = state.problem.fragment_cores
-    master = _host_types(state)
-    none = np.zeros(len(master.classes))
-    for i, t in enumerate(master.types):  # nothing moves: keeps the master feasible
-        slots = sum(x // f for x in t.free) if t.counted else 0
-        master.columns.append(Column(i, slots, none, none, (), ()))
-    total = state.free_sum
-    target_slots = None if target_frag is None else (total - target_frag) // f
-    run = _generate(state, master, migration_limit, deadline, target_slots)
-    rounded = int(np.floor(run.bound + EPS))
+    rounded = int(np.floor(bound + EPS))
     frag = max(total - f * rounded, total % f if f > 0 else 0)
     return ConfigBound(
         slots=rounded,
         frag=frag,
-        rounds=run.rounds,
-        converged=run.converged,
+        rounds=rounds,
+        converged=converged,
         seconds=time.monotonic() - started,
         master=master,
-        lp=run.lp,
+        lp=lp,
     )
 
 

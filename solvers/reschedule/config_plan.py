@@ -57,19 +57,18 @@ def configuration_plan(
     """A copy of ``state`` with the plan of the module docstring applied, or
     None when the integer master finds no solution by ``deadline``. The
     hosts' configurations in the plans ``also`` (states reached from
-    ``state``) join the master first, so that it can combine their parts
-    with the priced ones."""
+    ``state``) join this master's columns (not the bound's own), so that it
+    can combine their parts with the priced ones."""
     m = bound.master
-    for final in also:
-        m.columns += plan_columns(state, m, final)
-    chosen = _integer_master(m, migration_limit, deadline)
+    columns = m.columns + [col for final in also for col in plan_columns(state, m, final)]
+    chosen = _integer_master(m, columns, migration_limit, deadline)
     if chosen is None:
         return None
     pools: dict[int, list[int]] = {}
     arrivals: list[tuple[int, int, tuple[int, ...]]] = []  # (class, host, NUMA slots)
     hosts = [iter(h) for h in m.hosts]
     for j, n in chosen.items():
-        col = m.columns[j]
+        col = columns[j]
         for _ in range(n):
             h = next(hosts[col.type])
             for pos in col.leave_at:
@@ -116,18 +115,20 @@ def plan_columns(origin: RescheduleState, m: Master, final: RescheduleState) -> 
     return columns
 
 
-def _integer_master(m: Master, migration_limit: int, deadline: float) -> dict[int, int] | None:
-    """The integer master over the configurations found (HiGHS MIP): how
-    many hosts take each configuration, or None without an answer in time."""
+def _integer_master(
+    m: Master, columns: list[Column], migration_limit: int, deadline: float
+) -> dict[int, int] | None:
+    """The integer master over ``columns`` (HiGHS MIP): how many hosts take
+    each configuration, or None without an answer in time."""
     left = deadline - time.monotonic()
     if left < MIN_MIP_S:
         return None
     counts = [len(hosts) for hosts in m.hosts]
-    a, lower, upper = master_rows(m.columns, counts, len(m.classes), migration_limit)
+    a, lower, upper = master_rows(columns, counts, len(m.classes), migration_limit)
     res = milp(
-        -np.array([float(c.slots) for c in m.columns]),
+        -np.array([float(c.slots) for c in columns]),
         constraints=LinearConstraint(a, lower, upper),
-        integrality=np.ones(len(m.columns)),
+        integrality=np.ones(len(columns)),
         bounds=Bounds(0, np.inf),
         options={"time_limit": left},
     )
