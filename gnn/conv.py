@@ -69,6 +69,42 @@ class Adjacency:
         )
 
 
+@dataclass(frozen=True)
+class Segments:
+    """The graph of each node of one type, for per-graph pooling. ``per`` is
+    set when every graph has that many nodes, stored graph after graph (the
+    ``K`` copies of one problem at inference): pooling and broadcasting are
+    then reshapes instead of scatters and gathers (the same values, about a
+    fifth of the rollout's time saved on the medium snapshot at ``K = 8``)."""
+
+    graph: Tensor  # [N] graph of each node
+    n: int  # graphs
+    per: int | None  # nodes per graph, when all graphs have the same number
+
+    @classmethod
+    def of(cls, data: HeteroData, node_type: str) -> Segments:
+        store = data[node_type]
+        per = store.per_graph if "per_graph" in store else None
+        return cls(store.graph, int(data.num_graphs), per)
+
+    def mean(self, x: Tensor) -> Tensor:
+        """``[G, d]`` mean of ``x [N, d]`` over each graph's nodes."""
+        if self.per is not None and self.per > 0:
+            return x.view(self.n, self.per, -1).mean(1)
+        return scatter(x, self.graph, 0, dim_size=self.n, reduce="mean")
+
+    def max(self, x: Tensor) -> Tensor:
+        if self.per is not None and self.per > 0:
+            return x.view(self.n, self.per, -1).amax(1)
+        return scatter(x, self.graph, 0, dim_size=self.n, reduce="max")
+
+    def add(self, x: Tensor, per_graph: Tensor) -> Tensor:
+        """``x [N, d]`` plus its graph's row of ``per_graph [G, d]``."""
+        if self.per is not None and self.per > 0:
+            return (x.view(self.n, self.per, -1) + per_graph[:, None]).view(x.shape)
+        return x + per_graph[self.graph]
+
+
 def _mean(src: Tensor, index_src: Tensor, index_dst: Tensor, n: int, inv_deg: Tensor) -> Tensor:
     out = torch.zeros(n, src.shape[1], dtype=src.dtype)
     return out.index_add_(0, index_dst, src.index_select(0, index_src)) * inv_deg
@@ -83,10 +119,10 @@ class NumaRound(nn.Module):
         self.sibling = nn.Linear(d, d, bias=False)
         self.context = nn.Linear(d, d, bias=False)
 
-    def forward(self, h: Tensor, graph: Tensor, n_graphs: int, adj: Adjacency) -> Tensor:
+    def forward(self, h: Tensor, seg: Segments, adj: Adjacency) -> Tensor:
         sib = _mean(h, adj.sib_src, adj.sib_dst, h.shape[0], adj.inv_deg_sib)
-        ctx = self.context(scatter(h, graph, 0, dim_size=n_graphs, reduce="mean"))[graph]
-        return h + torch.relu(self.root(h) + self.sibling(sib) + ctx)
+        ctx = self.context(seg.mean(h))
+        return h + torch.relu(seg.add(self.root(h) + self.sibling(sib), ctx))
 
 
 class RescheduleEncoder(nn.Module):
@@ -102,12 +138,12 @@ class RescheduleEncoder(nn.Module):
     def forward(self, data: HeteroData) -> tuple[Tensor, Tensor]:
         adj = Adjacency.of(data)
         x_vm, x_numa = data["vm"].x, data["numa"].x
-        n_numa, n_graphs = x_numa.shape[0], int(data.num_graphs)
+        n_numa = x_numa.shape[0]
         inv = 1.0 / adj.deg_numa.clamp(min=1.0)
         vm_mean = _mean(x_vm, adj.vm, adj.numa, n_numa, inv)
         h = torch.relu(self.numa_in(torch.cat([x_numa, vm_mean, adj.deg_numa / COUNT_SCALE], 1)))
-        graph = data["numa"].graph
+        seg = Segments.of(data, "numa")
         for r in self.rounds:
-            h = r(h, graph, n_graphs, adj)
+            h = r(h, seg, adj)
         back = _mean(self.vm_from_numa(h), adj.numa, adj.vm, x_vm.shape[0], adj.inv_deg_vm)
         return torch.relu(self.vm_in(x_vm) + back), h

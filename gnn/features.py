@@ -151,8 +151,10 @@ class Featurizer:
         data = HeteroData()
         data["vm"].x = torch.from_numpy(x_vm.astype(np.float32))
         data["vm"].graph = torch.arange(b).repeat_interleave(m)
+        data["vm"].per_graph = m  # copies of one problem: pooling by reshape
         data["numa"].x = torch.from_numpy(x_numa.astype(np.float32))
         data["numa"].graph = torch.arange(b).repeat_interleave(u)
+        data["numa"].per_graph = u
         data[VM_ON].edge_index = torch.from_numpy(np.stack([src, dst]))
         data[NUMA_HOLDS].edge_index = torch.from_numpy(np.stack([dst, src]))
         data[SIBLING].edge_index = torch.from_numpy(sib)

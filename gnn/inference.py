@@ -169,6 +169,17 @@ def best_plan(env: RescheduleEnv, ro: Rollout) -> BestPlan:
     return BestPlan(plan, float(fr[t_best, b_best]), float(fr[0, 0]), b_best, int(fr.shape[1]))
 
 
+def copy_plans(env: RescheduleEnv, ro: Rollout) -> list[Plan]:
+    """Each copy's best prefix (lowest FR, then fewest moves), copy by copy:
+    what recombining the trajectories (:func:`optsched.solvers.reschedule.
+    config_plan.recombine`) starts from."""
+    plans = []
+    for b in range(ro.fr.shape[1]):
+        t_best = int(np.argmin(ro.fr[:, b]))  # the first of equal minima
+        plans.append(Plan(env.plan(ro.state, b).actions[:t_best]))
+    return plans
+
+
 def choose_k(budget_s: float, n_steps: int, size: int, cost: tuple[float, float]) -> int:
     """Largest ``K`` in :data:`K_CHOICES` whose predicted time fits
     ``budget_s``: ``n_steps * (a + b * K * size)`` with ``cost = (a, b)``."""

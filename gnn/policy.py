@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter
 
-from optsched.gnn.conv import RescheduleEncoder
+from optsched.gnn.conv import RescheduleEncoder, Segments
 from optsched.gnn.features import NUMA_FEATURES, PAIR_FEATURES, VM_FEATURES
 
 MASKED = -1e9  # logit of a masked action: finite so that entropies stay defined
@@ -70,30 +70,27 @@ class ReschedulePolicy(nn.Module):
 
     def encode(self, data: HeteroData) -> Encoded:
         h_vm, h_numa = self.encoder(data)
-        x = {"vm": h_vm, "numa": h_numa}
-        n = int(data.num_graphs)
-        vm_g, numa_g = data["vm"].graph, data["numa"].graph
-        pooled = torch.cat(
-            [
-                scatter(x["vm"], vm_g, 0, dim_size=n, reduce="mean"),
-                scatter(x["numa"], numa_g, 0, dim_size=n, reduce="mean"),
-                scatter(x["numa"], numa_g, 0, dim_size=n, reduce="max"),
-            ],
-            dim=-1,
-        )
-        return Encoded(x["vm"], x["numa"], torch.relu(self.pool(pooled)))
+        vms, numa = Segments.of(data, "vm"), Segments.of(data, "numa")
+        pooled = torch.cat([vms.mean(h_vm), numa.mean(h_numa), numa.max(h_numa)], dim=-1)
+        return Encoded(h_vm, h_numa, torch.relu(self.pool(pooled)))
 
     def vm_logits(self, enc: Encoded, data: HeteroData) -> tuple[Tensor, Tensor]:
         """Per-VM logits ``[N_vm]`` and stop logits ``[G]`` (unmasked)."""
         # f_vm([h_v || g]) with its first layer split, so that g's part is computed per graph
-        g = self.vm_head_graph(enc.graph)[data["vm"].graph]
-        node = self.vm_head_out(torch.relu(self.vm_head_node(enc.vm) + g)).squeeze(-1)
+        g = self.vm_head_graph(enc.graph)
+        hidden = Segments.of(data, "vm").add(self.vm_head_node(enc.vm), g)
+        node = self.vm_head_out(torch.relu(hidden)).squeeze(-1)
         return node, self.stop_head(enc.graph).squeeze(-1)
 
     def dest_logits(self, enc: Encoded, data: HeteroData, vm: Tensor, pair: Tensor) -> Tensor:
         """Destination logits ``[N_numa]`` given the global index ``vm [G]`` of
         each graph's chosen VM and pair features ``pair [N_numa, P]``."""
-        chosen = enc.vm[vm][data["numa"].graph]
+        seg = Segments.of(data, "numa")
+        chosen = enc.vm[vm]
+        if seg.per is not None and seg.per > 0:
+            chosen = chosen[:, None].expand(seg.n, seg.per, -1).reshape(-1, chosen.shape[1])
+        else:
+            chosen = chosen[seg.graph]
         return self.dest_head(torch.cat([enc.numa, chosen, pair], dim=-1)).squeeze(-1)
 
     def value(self, enc: Encoded) -> Tensor:

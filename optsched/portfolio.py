@@ -214,8 +214,11 @@ class Portfolio:
                 notes.append(
                     f"{name}: {result.status.value}{' (' + result.message + ')' if result.message else ''}"
                 )
+                # an exact solver's proof of infeasibility ends the chain; its
+                # INVALID_INPUT may only mean a rule it does not model (taints
+                # in rescheduling: reschedule.scope), which another solver may
                 if (
-                    result.status in (Status.INFEASIBLE, Status.INVALID_INPUT)
+                    result.status is Status.INFEASIBLE
                     and impl.capabilities.kind is SolverKind.EXACT
                 ):
                     return result

@@ -8,11 +8,15 @@ migration limits 10, 25 and 50.
 
 For each instance and limit: the exact solver with ``--reference-budget``
 gives the reference (see :func:`_shares` for the fallback when it proves no
-optimum); then ``gnn-reschedule`` at K = 1, 8, 32 (``--quick``: 1, 8), the
-exact solver at the budget the largest-K plan took, greedy, LNS at 5 s, and
-the exact solver at 5 s warm-started from the largest-K plan (what the
-portfolio runs after the policy when time is left). Reported
-per run:
+optimum); then ``gnn-reschedule`` at K = 1, 8, 32 (``--quick``: 1, 8), each
+twice: the policy alone (its best of K trajectories, "gnn K=8") and the
+solver as served ("gnn K=8 recombined": the K trajectories recombined host
+by host with the local search's plan among them, the row's ``source`` says
+which candidate won); the served solver at the ``--budgets`` (K from the
+budget, "gnn 1 s"); the exact solver at the budget the largest-K
+recombined plan took, greedy, LNS at 5 s, and the exact solver at 5 s
+warm-started from that plan (what the portfolio runs after the policy when
+time is left). Reported per run:
 final fragment rate (the validator's), share of the optimal reduction
 ``(FR0 - FR) / (FR0 - FR_ref)``, the same share against the best plan any
 solver found in the cell (``share_best``), wall time, moves; every plan is
@@ -54,8 +58,12 @@ COLUMNS = (
     "share_best",
     "time_s",
     "moves",
+    "source",
     "valid",
 )
+# the policy's own best-of-K plan, without recombination or local search
+POLICY_ONLY = {"recombine": False, "local_search_share": 0.0}
+BUDGETS = (1.0,)  # the learned solver at these budgets (K chosen from them)
 WARM_BUDGET_S = 5.0  # LNS, and the exact solver warm-started from the learned plan
 HELD_OUT_SEED = 0  # held-out generated instances use seeds from here (training starts at 10000)
 
@@ -67,6 +75,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limits", type=int, nargs="+", default=list(LIMITS))
     p.add_argument("--k", type=int, nargs="+", default=None, help="trajectories (default 1 8 32)")
     p.add_argument("--no-large", action="store_true", help="skip the large snapshot")
+    p.add_argument(
+        "--budgets",
+        type=float,
+        nargs="*",
+        default=list(BUDGETS),
+        help="also run the learned solver at these budgets (K from the budget)",
+    )
     p.add_argument(
         "--fragment-rates",
         type=float,
@@ -119,6 +134,7 @@ def _row(problem: VmRescheduling, result: SolveResult) -> dict[str, Any]:
         "time_s": result.wall_time_s,
         "moves": report.metrics["moves"],
         "bound": result.best_bound,
+        "source": result.stats.get("plan_source", ""),
     }
 
 
@@ -143,11 +159,23 @@ def _cell(args: argparse.Namespace, inst: str, snap: Any, limit: int) -> list[di
         rows.append({"solver": "exact (reference)", "budget_s": ref_budget, **ref})
     gnn_time, learned = 1.0, None
     for k in args.k or (K_QUICK if args.quick else K_VALUES):
-        res = _solve(names.GNN_RESCHEDULE, problem, 600.0, None, k=k, checkpoint=args.checkpoint)
-        r = _row(problem, res)
-        rows.append({"solver": f"gnn K={k}", "budget_s": None, **r})
-        if "fr" in r:
-            gnn_time, learned = r["time_s"], res
+        for label, config in (("", POLICY_ONLY), (" recombined", {})):
+            res = _solve(
+                names.GNN_RESCHEDULE,
+                problem,
+                600.0,
+                None,
+                k=k,
+                checkpoint=args.checkpoint,
+                **config,
+            )
+            r = _row(problem, res)
+            rows.append({"solver": f"gnn K={k}{label}", "budget_s": None, **r})
+            if "fr" in r and not config:
+                gnn_time, learned = r["time_s"], res
+    for budget in args.budgets:  # K and the local search's time from the budget
+        res = _solve(names.GNN_RESCHEDULE, problem, budget, None, checkpoint=args.checkpoint)
+        rows.append({"solver": f"gnn {budget:g} s", "budget_s": budget, **_row(problem, res)})
     if names.CPSAT_RESCHEDULE in reg:
         same = _run(names.CPSAT_RESCHEDULE, problem, max(gnn_time, 0.1))
         rows.append({"solver": "exact (largest-K time)", "budget_s": gnn_time, **same})

@@ -161,27 +161,47 @@ def applies(state: RescheduleState) -> bool:
     return state.numa_valid.shape[1] <= 2 and wrap_applies(state)
 
 
-def _host_types(state: RescheduleState) -> Master:
-    """Distinct host types with their hosts, and the VM classes."""
+def host_master(state: RescheduleState) -> Master:
+    """Distinct host types with their hosts, the VM classes, and for each
+    type the configuration in which nothing moves (it keeps every master
+    feasible)."""
     cpu = state.cpu_col
     classes: dict[ClassKey, int] = {}
     per_host: list[list[tuple[int, int, int, int]]] = [[] for _ in range(state.n_hosts)]
-    for v in np.nonzero(state.vm_movable)[0]:
-        h, numa = state.placement_of(int(v))
-        share = int(state.usage(int(v), numa)[cpu])
-        c = classes.setdefault((int(state.vm_cluster[v]), len(numa), share), len(classes))
-        per_host[h].append((c, share if 0 in numa else 0, share if 1 in numa else 0, int(v)))
+    vms = np.nonzero(state.vm_movable)[0]
+    numa = state.vm_numa[vms]
+    width = (numa >= 0).sum(axis=1)
+    share = state.vm_req[vms, cpu] // width  # RescheduleState.usage, vectorized
+    on0, on1 = (numa == 0).any(axis=1), (numa == 1).any(axis=1)
+    for v, h, cl, w, s, a0, a1 in zip(
+        vms.tolist(),
+        state.vm_host[vms].tolist(),
+        state.vm_cluster[vms].tolist(),
+        width.tolist(),
+        share.tolist(),
+        on0.tolist(),
+        on1.tolist(),
+        strict=True,
+    ):
+        c = classes.setdefault((cl, w, s), len(classes))
+        per_host[h].append((c, s if a0 else 0, s if a1 else 0, v))
     index: dict[HostType, int] = {}
     master = Master([], [], {}, sorted(classes, key=classes.__getitem__), [])
+    units_of = state.numa_valid.sum(axis=1).tolist()
+    free = state.numa_free[:, :, cpu].tolist()
+    cluster, dest, counted = (
+        state.host_cluster.tolist(),
+        state.host_dest.tolist(),
+        state.host_counted.tolist(),
+    )
     for h in range(state.n_hosts):
-        units = int(state.numa_valid[h].sum())
         own = sorted(per_host[h])
         t = HostType(
-            free=tuple(int(x) for x in state.numa_free[h, :units, cpu]),
+            free=tuple(free[h][: units_of[h]]),
             vms=tuple((c, d0, d1) for c, d0, d1, _ in own),
-            cluster=int(state.host_cluster[h]),
-            dest=bool(state.host_dest[h]),
-            counted=bool(state.host_counted[h]),
+            cluster=cluster[h],
+            dest=dest[h],
+            counted=counted[h],
         )
         if t not in index:
             index[t] = len(master.types)
@@ -189,6 +209,11 @@ def _host_types(state: RescheduleState) -> Master:
             master.hosts.append([])
         master.hosts[index[t]].append(h)
         master.vms[h] = [v for *_, v in own]
+    f = state.problem.fragment_cores
+    none = np.zeros(len(master.classes))
+    for i, t in enumerate(master.types):
+        slots = sum(x // f for x in t.free) if t.counted else 0
+        master.columns.append(Column(i, slots, none, none, (), ()))
     return master
 
 
@@ -347,17 +372,13 @@ def config_bound(
         return None
     started = time.monotonic()
     f = state.problem.fragment_cores
-    master = _host_types(state)
+    master = host_master(state)
     types, classes = master.types, master.classes
     counts = [len(hosts) for hosts in master.hosts]
     n_classes = len(classes)
     size = 1 + max(
         t.free[k] + sum(v[1 + k] for v in t.vms) for t in types for k in range(len(t.free))
     )
-    none = np.zeros(n_classes)
-    for i, t in enumerate(types):  # nothing moves: keeps the master feasible
-        slots = sum(x // f for x in t.free) if t.counted else 0
-        master.columns.append(Column(i, slots, none, none, (), ()))
     total = state.free_sum
     target_slots = None if target_frag is None else (total - target_frag) // f
     pi, mu, sigma = 0.0, np.zeros(n_classes), None

@@ -28,6 +28,14 @@ there instead, and was not kept. A choice is turned into migrations:
 The plan is a candidate like any other: the exact solver and LNS start from
 it when it beats their local search's, and it is optimal when it meets the
 bound.
+
+:func:`recombine` runs the same integer master over the host configurations
+of several plans only (no pricing): the learned solver's ``K`` trajectories
+and the local search's plan, combined host by host. On held-out generated
+medium instances at MNL 25 (seeds 0-9 and the shipped snapshot, K = 8, three
+sampling seeds) it lifted the share of the optimal reduction from 0.93-0.94
+(best single trajectory) to 0.95-0.97, and at K = 12 from 0.95 to 0.98-0.99,
+for about 0.05 s.
 """
 
 from __future__ import annotations
@@ -40,7 +48,14 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from optsched.model import MEMORY_MB
 from optsched.solvers.reschedule.classes import Move
-from optsched.solvers.reschedule.config_bound import Column, ConfigBound, Master, master_rows
+from optsched.solvers.reschedule.config_bound import (
+    Column,
+    ConfigBound,
+    Master,
+    applies,
+    host_master,
+    master_rows,
+)
 from optsched.solvers.reschedule.sequencing import sequence
 from optsched.solvers.reschedule.state import RescheduleState
 
@@ -61,6 +76,41 @@ def configuration_plan(
     can combine their parts with the priced ones."""
     m = bound.master
     columns = m.columns + [col for final in also for col in plan_columns(state, m, final)]
+    return _planned(state, m, columns, migration_limit, deadline)
+
+
+def recombine(
+    origin: RescheduleState,
+    finals: Sequence[RescheduleState],
+    migration_limit: int,
+    deadline: float,
+) -> RescheduleState | None:
+    """The best combination of the plans ``finals`` (states reached from
+    ``origin``) host by host: the integer master over their hosts'
+    configurations only (no pricing, no bound), so each host takes what one
+    of the plans did with a host of its type, the classes that leave balance
+    those that arrive, and at most ``migration_limit`` VMs leave. Every
+    plan in ``finals`` is one such choice, so the master's slots are at
+    least each plan's; the plan made from the choice (module docstring) may
+    lose some where memory does not fit, so callers keep the best of it and
+    the plans they gave. None where the configurations do not describe the
+    problem (:func:`.config_bound.applies`) or without an answer in time."""
+    if not applies(origin):
+        return None
+    m = host_master(origin)
+    columns = m.columns + [col for final in finals for col in plan_columns(origin, m, final)]
+    return _planned(origin, m, columns, migration_limit, deadline)
+
+
+def _planned(
+    state: RescheduleState,
+    m: Master,
+    columns: list[Column],
+    migration_limit: int,
+    deadline: float,
+) -> RescheduleState | None:
+    """The integer master over ``columns`` and its choice made into moves
+    on a copy of ``state``."""
     chosen = _integer_master(m, columns, migration_limit, deadline)
     if chosen is None:
         return None

@@ -71,6 +71,7 @@ from optsched.solvers.reschedule import cpsat_model as cpm
 from optsched.solvers.reschedule.bound import RemainderBound, estimated_bound_s, remainder_bound
 from optsched.solvers.reschedule.classes import VmClass, disaggregate, vm_classes
 from optsched.solvers.reschedule.result import state_result
+from optsched.solvers.reschedule.scope import unmodelled
 from optsched.solvers.reschedule.sequencing import Sequenced, sequence
 from optsched.solvers.reschedule.start import better, configuration_state, starting_state
 from optsched.solvers.reschedule.state import RescheduleState
@@ -283,6 +284,8 @@ def exact_plan(
     warm: Plan | None = None,
 ) -> SolveResult:
     started = time.monotonic()
+    if (why := unmodelled(problem)) is not None:
+        return SolveResult(Status.INVALID_INPUT, solver, message=why)
     state = RescheduleState.from_problem(problem)
     fr0 = state.fragment_rate()
     mnl = problem.migration_limit

@@ -35,6 +35,7 @@ from optsched.registry import register
 from optsched.results import SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
 from optsched.solvers.reschedule.result import state_result
+from optsched.solvers.reschedule.scope import unmodelled
 from optsched.solvers.reschedule.state import RescheduleState, unit_terms
 
 IMPROVEMENT_EPS = 1e-12  # a move must lower the FR by more than rounding
@@ -240,6 +241,8 @@ class GreedyRescheduler:
 
     def solve(self, problem: VmRescheduling, budget: Budget) -> SolveResult:
         started = time.monotonic()
+        if (why := unmodelled(problem)) is not None:
+            return SolveResult(Status.INVALID_INPUT, self.name, message=why)
         state = RescheduleState.from_problem(problem)
         fr0 = state.fragment_rate()
         greedy(state, problem.migration_limit, budget.deadline)

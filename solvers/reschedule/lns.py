@@ -45,6 +45,7 @@ from optsched.solvers.reschedule.bound import RemainderBound, estimated_bound_s,
 from optsched.solvers.reschedule.classes import Slot, VmClass, vm_classes
 from optsched.solvers.reschedule.exact import CpsatArgs, bound_stats, solve_model
 from optsched.solvers.reschedule.result import state_result
+from optsched.solvers.reschedule.scope import unmodelled
 from optsched.solvers.reschedule.sequencing import sequence
 from optsched.solvers.reschedule.start import better as better_plan
 from optsched.solvers.reschedule.start import configuration_state, starting_state
@@ -172,6 +173,8 @@ def lns_plan(
     warm: Plan | None = None,
 ) -> SolveResult:
     started = time.monotonic()
+    if (why := unmodelled(problem)) is not None:
+        return SolveResult(Status.INVALID_INPUT, solver, message=why)
     origin = RescheduleState.from_problem(problem)
     fr0 = origin.fragment_rate()
     hinted, source = starting_state(

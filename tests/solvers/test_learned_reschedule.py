@@ -26,7 +26,16 @@ def test_registered_as_learned() -> None:
 
 
 @pytest.mark.parametrize(
-    "config", [{"k": 0}, {"k": 1000}, {"top_frac": 0.0}, {"threads": 0}, {"checkpoint": "/nope"}]
+    "config",
+    [
+        {"k": 0},
+        {"k": 1000},
+        {"top_frac": 0.0},
+        {"threads": 0},
+        {"checkpoint": "/nope"},
+        {"local_search_share": -0.1},
+        {"local_search_share": 0.9},
+    ],
 )
 def test_bad_configuration_fails_at_construction(config) -> None:
     with pytest.raises(ConfigError):
@@ -76,10 +85,26 @@ def test_the_shipped_checkpoint_follows_the_initial_fragment_rate() -> None:
 @given(problems())
 def test_every_learned_plan_validates(problem) -> None:
     result = create(names.GNN_RESCHEDULE, k=4, top_frac=0.5).solve(problem, Budget(30))
-    assert result.status is Status.FEASIBLE, result.message
+    assert result.status is Status.FEASIBLE, (result.message, problem)
     report = validate(problem, result)
     assert report.ok, report.summary()
     assert report.objective <= report.metrics["fragment_rate_initial"] + 1e-12
+
+
+@settings(max_examples=20, deadline=None)
+@given(problems())
+def test_recombining_never_loses_to_the_policys_best_trajectory(problem) -> None:
+    """Same seed, same K: the served plan (trajectories recombined, the local
+    search's plan among the candidates) is at least as good as the policy's
+    best trajectory alone, and says where it came from."""
+    alone = create(names.GNN_RESCHEDULE, k=4, recombine=False, local_search_share=0.0)
+    served = create(names.GNN_RESCHEDULE, k=4)
+    a, b = alone.solve(problem, Budget(30)), served.solve(problem, Budget(30))
+    assert a.stats["plan_source"] == "policy"
+    assert b.stats["plan_source"] in {"policy", "local search", "recombined"}
+    ra, rb = validate(problem, a), validate(problem, b)
+    assert ra.ok and rb.ok, rb.summary()
+    assert rb.objective <= ra.objective + 1e-12
 
 
 def test_unsupported_layout_is_invalid_input() -> None:

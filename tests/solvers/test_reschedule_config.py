@@ -4,8 +4,10 @@ force, the validator and the proven optima of the shipped medium snapshot."""
 
 import time
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from reschedule_cases import brute_force, instances, node, problem, snapshot, vm
 
 from optsched.budget import Budget
@@ -14,7 +16,7 @@ from optsched.registry import create
 from optsched.results import SolveResult, Status
 from optsched.solvers.reschedule.bound import remainder_bound
 from optsched.solvers.reschedule.config_bound import applies, config_bound
-from optsched.solvers.reschedule.config_plan import configuration_plan
+from optsched.solvers.reschedule.config_plan import configuration_plan, recombine
 from optsched.solvers.reschedule.pairs import improve
 from optsched.solvers.reschedule.state import RescheduleState
 from optsched.solvers.reschedule.wrap_bound import wrap_remainder
@@ -67,6 +69,33 @@ def test_configuration_plans_validate(p: VmRescheduling) -> None:
         assert report.objective == pytest.approx(planned.fragment_rate())
         assert len(planned.actions) <= p.migration_limit
         assert planned.frag_sum >= cb.frag  # never below the bound
+
+
+@settings(max_examples=100, deadline=None)
+@given(instances(exotic=True), st.integers(0, 3))
+def test_recombined_plans_validate(p: VmRescheduling, seed: int) -> None:
+    """Plans of different lengths and orders (the local search stopped
+    early, or over a subset of the VMs) recombined host by host: always an
+    executable plan within the limit; the integer master could always pick
+    any one of them whole, so with a single plan nothing is lost on CPU
+    alone (memory may still make the matching drop a move)."""
+    state = RescheduleState.from_problem(p)
+    rng = np.random.default_rng(seed)
+    finals = []
+    for _ in range(3):
+        s = state.copy()
+        vms = np.nonzero(rng.random(state.n_vms) < 0.7)[0]
+        improve(s, int(rng.integers(0, p.migration_limit + 1)), time.monotonic() + 30, vms)
+        finals.append(s)
+    planned = recombine(state, finals, p.migration_limit, time.monotonic() + 30)
+    if not applies(state):
+        assert planned is None
+        return
+    assert planned is not None
+    report = validate(p, SolveResult(Status.FEASIBLE, "recombined", plan=planned.plan()))
+    assert report.ok, report.summary()
+    assert report.objective == pytest.approx(planned.fragment_rate())
+    assert len(planned.actions) <= p.migration_limit
 
 
 def test_a_wrap_with_nowhere_to_land_is_not_counted() -> None:
