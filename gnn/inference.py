@@ -67,12 +67,21 @@ def _restrict(logits: Tensor, mask: Tensor, top_frac: float | None) -> Tensor:
     return mask & (masked >= ranked.gather(1, keep[:, None]))
 
 
-def _choose(logits: Tensor, mask: Tensor, argmax_first: bool, top_frac: float | None, gen):
-    """Sample one action per row of ``[B, A]`` (row 0 argmax if asked);
-    return the actions and their log-probabilities under the full mask."""
+def _choose(
+    logits: Tensor,
+    mask: Tensor,
+    argmax_first: bool,
+    top_frac: float | None,
+    gen,
+    temperature: float = 1.0,
+):
+    """Sample one action per row of ``[B, A]`` at ``temperature`` (row 0
+    argmax if asked); return the actions and their log-probabilities under
+    the full mask at temperature 1 (the policy's own)."""
     full = logits.masked_fill(~mask, MASKED)
     logp = torch.log_softmax(full, dim=1)
-    sample = logits.masked_fill(~_restrict(logits, mask, top_frac), MASKED)
+    scaled = logits / temperature if temperature != 1.0 else logits
+    sample = scaled.masked_fill(~_restrict(logits, mask, top_frac), MASKED)
     probs = torch.softmax(sample, dim=1)
     act = torch.multinomial(probs, 1, generator=gen).squeeze(1)
     if argmax_first:
@@ -92,11 +101,13 @@ def rollout(
     record: bool = False,
     deadline: float | None = None,
     allow_stop: bool = True,
+    temperature: float = 1.0,
 ) -> Rollout:
     """Run ``n_copies`` trajectories to the end (or until ``deadline``, a
     ``time.monotonic()`` value, after which every copy stops). Without
     ``allow_stop`` a copy stops only when no VM can move (the best prefix is
-    kept anyway, so this trades time for a longer search)."""
+    kept anyway, so this trades time for a longer search). A ``temperature``
+    above 1 spreads the sampled copies (training samples at 1)."""
     gen = torch.Generator().manual_seed(seed)
     feat = Featurizer(env)
     state = env.reset(n_copies)
@@ -118,7 +129,7 @@ def rollout(
         node, stop = policy.vm_logits(enc, obs)
         logits = torch.cat([node.view(n_copies, m), stop[:, None]], dim=1)
         vm_t = torch.from_numpy(vm_mask)
-        vm, vm_lp = _choose(logits, vm_t, argmax_first, top_frac, gen)
+        vm, vm_lp = _choose(logits, vm_t, argmax_first, top_frac, gen, temperature)
         vm_np = vm.numpy()
         dmask = torch.from_numpy(env.dest_mask(state, vm_np, fit))
         pair = torch.from_numpy(feat.pair(state, vm_np).astype(np.float32))
@@ -126,7 +137,9 @@ def rollout(
         dl = policy.dest_logits(enc, obs, chosen, pair.view(-1, pair.shape[-1]))
         moving = vm < m
         safe = dmask | ~moving[:, None]  # a stopped copy samples a dummy unit
-        dest, dest_lp = _choose(dl.view(n_copies, -1), safe, argmax_first, top_frac, gen)
+        dest, dest_lp = _choose(
+            dl.view(n_copies, -1), safe, argmax_first, top_frac, gen, temperature
+        )
         live = torch.from_numpy(~state.done)
         reward = env.step(state, vm_np, dest.numpy())
         frs.append(env.fragment_rate(state))

@@ -62,7 +62,7 @@ COLUMNS = (
     "valid",
 )
 # the policy's own best-of-K plan, without recombination or local search
-POLICY_ONLY = {"recombine": False, "local_search_share": 0.0}
+POLICY_ONLY = {"recombine": False, "local_search_share": 0.0, "temperature": 1.0}
 BUDGETS = (1.0,)  # the learned solver at these budgets (K chosen from them)
 WARM_BUDGET_S = 5.0  # LNS, and the exact solver warm-started from the learned plan
 HELD_OUT_SEED = 0  # held-out generated instances use seeds from here (training starts at 10000)

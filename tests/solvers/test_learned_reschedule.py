@@ -35,6 +35,7 @@ def test_registered_as_learned() -> None:
         {"checkpoint": "/nope"},
         {"local_search_share": -0.1},
         {"local_search_share": 0.9},
+        {"temperature": 0.0},
     ],
 )
 def test_bad_configuration_fails_at_construction(config) -> None:
@@ -97,8 +98,9 @@ def test_recombining_never_loses_to_the_policys_best_trajectory(problem) -> None
     """Same seed, same K: the served plan (trajectories recombined, the local
     search's plan among the candidates) is at least as good as the policy's
     best trajectory alone, and says where it came from."""
-    alone = create(names.GNN_RESCHEDULE, k=4, recombine=False, local_search_share=0.0)
-    served = create(names.GNN_RESCHEDULE, k=4)
+    config = {"k": 4, "temperature": 1.0}
+    alone = create(names.GNN_RESCHEDULE, recombine=False, local_search_share=0.0, **config)
+    served = create(names.GNN_RESCHEDULE, **config)
     a, b = alone.solve(problem, Budget(30)), served.solve(problem, Budget(30))
     assert a.stats["plan_source"] == "policy"
     assert b.stats["plan_source"] in {"policy", "local search", "recombined"}
