@@ -193,12 +193,21 @@ def copy_plans(env: RescheduleEnv, ro: Rollout) -> list[Plan]:
     return plans
 
 
-def choose_k(budget_s: float, n_steps: int, size: int, cost: tuple[float, float]) -> int:
+def choose_k(
+    budget_s: float,
+    n_steps: int,
+    size: int,
+    cost: tuple[float, float],
+    extra: tuple[float, float] = (0.0, 0.0),
+) -> int:
     """Largest ``K`` in :data:`K_CHOICES` whose predicted time fits
-    ``budget_s``: ``n_steps * (a + b * K * size)`` with ``cost = (a, b)``."""
+    ``budget_s``: ``n_steps * (a + b * K * size)`` with ``cost = (a, b)``,
+    plus ``c + d * K`` with ``extra = (c, d)`` for work after the rollout
+    that grows with ``K``."""
     a, b = cost
+    c, d = extra
     best = K_CHOICES[0]
     for k in K_CHOICES:
-        if n_steps * (a + b * k * size) <= budget_s:
+        if n_steps * (a + b * k * size) + c + d * k <= budget_s:
             best = k
     return best

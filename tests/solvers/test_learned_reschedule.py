@@ -34,7 +34,7 @@ def test_registered_as_learned() -> None:
         {"threads": 0},
         {"checkpoint": "/nope"},
         {"local_search_share": -0.1},
-        {"local_search_share": 0.9},
+        {"local_search_share": 1.0},
         {"temperature": 0.0},
     ],
 )
