@@ -72,7 +72,14 @@ STEP_COST = (0.004, 1.2e-6)
 VALIDATE_S_PER_NODE = 3e-5
 MIN_VALIDATE_S = 0.05
 # of the budget for the local search whose plan joins the recombination
+# (after the rollout) where the policy plans what it was trained on; where
+# it does not (the fine-tuned checkpoint's fragmented instances, clusters
+# larger than LARGER_THAN VMs and hosts: the medium snapshot has 2,368),
+# the local search's plan won every cell of `optsched bench learned` and
+# needs 0.3-0.65 s on the shipped medium and large snapshots
 LOCAL_SEARCH_SHARE = 0.1
+LOCAL_SEARCH_SHARE_OUTSIDE = 0.5
+LARGER_THAN = 4000
 # seconds c + d * K kept from the rollout for replaying the K copies and the
 # integer master (measured 0.08 s at K = 8 on medium)
 RECOMBINE_COST = (0.04, 0.006)
@@ -104,14 +111,14 @@ class Args:
     # only keeping the best one; the local search's plan joins them when its
     # share of the budget is positive
     recombine: bool = True
-    local_search_share: float = LOCAL_SEARCH_SHARE
+    local_search_share: float | None = None  # None: by instance (LOCAL_SEARCH_SHARE...)
 
     def __post_init__(self) -> None:
         if self.k is not None and not 1 <= self.k <= K_MAX:
             raise ConfigError(f"{names.GNN_RESCHEDULE}: k must be in [1, {K_MAX}], got {self.k}")
         if self.top_frac is not None and not 0.0 < self.top_frac <= 1.0:
             raise ConfigError(f"{names.GNN_RESCHEDULE}: top_frac must be in (0, 1]")
-        if not 0.0 <= self.local_search_share < 1.0:
+        if self.local_search_share is not None and not 0.0 <= self.local_search_share < 1.0:
             raise ConfigError(f"{names.GNN_RESCHEDULE}: local_search_share must be in [0, 1)")
         if not self.temperature > 0:
             raise ConfigError(f"{names.GNN_RESCHEDULE}: temperature must be positive")
@@ -195,6 +202,13 @@ class LearnedReschedule:
         name = checkpoint.FRAGMENTED_NAME if fragmented else checkpoint.SHIPPED_NAME
         return str(checkpoint.shipped_path(name))
 
+    def _search_share(self, initial_fragment_rate: float, size: int) -> float:
+        """The local search's share of the budget (see LOCAL_SEARCH_SHARE)."""
+        if self.args.local_search_share is not None:
+            return self.args.local_search_share
+        outside = initial_fragment_rate >= FRAGMENTED_FROM or size > LARGER_THAN
+        return LOCAL_SEARCH_SHARE_OUTSIDE if outside else LOCAL_SEARCH_SHARE
+
     def solve(self, problem: VmRescheduling, budget: Budget) -> SolveResult:
         started = time.monotonic()
         import torch
@@ -221,7 +235,7 @@ class LearnedReschedule:
         policy, meta = _policy(path)
         search_s, extra = 0.0, (0.0, 0.0)
         if origin is not None:  # the local search comes after the rollout
-            search_s, extra = self.args.local_search_share * budget.remaining(), RECOMBINE_COST
+            search_s, extra = self._search_share(fr0, size) * budget.remaining(), RECOMBINE_COST
         k = self.args.k or choose_k(
             planned - time.monotonic() - search_s,
             max(env.limit, 1),
@@ -244,7 +258,7 @@ class LearnedReschedule:
         plan, source = best.plan, "policy"
         if origin is not None:
             searched = None
-            if self.args.local_search_share > 0:  # anytime: what the rollout left
+            if search_s > 0:  # anytime: what the rollout left
                 searched = origin.copy()
                 improve(searched, env.limit, planned - after)
             plan, source = _recombined(origin, env, ro, searched, plan, planned)
