@@ -199,15 +199,16 @@ def choose_k(
     size: int,
     cost: tuple[float, float],
     extra: tuple[float, float] = (0.0, 0.0),
+    k_max: int = K_CHOICES[-1],
 ) -> int:
     """Largest ``K`` in :data:`K_CHOICES` whose predicted time fits
     ``budget_s``: ``n_steps * (a + b * K * size)`` with ``cost = (a, b)``,
     plus ``c + d * K`` with ``extra = (c, d)`` for work after the rollout
-    that grows with ``K``."""
+    that grows with ``K``; at most ``k_max``."""
     a, b = cost
     c, d = extra
     best = K_CHOICES[0]
     for k in K_CHOICES:
-        if n_steps * (a + b * k * size) + c + d * k <= budget_s:
+        if k <= k_max and n_steps * (a + b * k * size) + c + d * k <= budget_s:
             best = k
     return best
