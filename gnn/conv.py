@@ -79,30 +79,36 @@ class Segments:
 
     graph: Tensor  # [N] graph of each node
     n: int  # graphs
-    per: int | None  # nodes per graph, when all graphs have the same number
+    per: int | None  # nodes per graph, when all graphs have the same (positive) number
 
     @classmethod
     def of(cls, data: HeteroData, node_type: str) -> Segments:
         store = data[node_type]
         per = store.per_graph if "per_graph" in store else None
-        return cls(store.graph, int(data.num_graphs), per)
+        return cls(store.graph, int(data.num_graphs), per or None)
 
     def mean(self, x: Tensor) -> Tensor:
         """``[G, d]`` mean of ``x [N, d]`` over each graph's nodes."""
-        if self.per is not None and self.per > 0:
+        if self.per:
             return x.view(self.n, self.per, -1).mean(1)
         return scatter(x, self.graph, 0, dim_size=self.n, reduce="mean")
 
     def max(self, x: Tensor) -> Tensor:
-        if self.per is not None and self.per > 0:
+        if self.per:
             return x.view(self.n, self.per, -1).amax(1)
         return scatter(x, self.graph, 0, dim_size=self.n, reduce="max")
 
     def add(self, x: Tensor, per_graph: Tensor) -> Tensor:
         """``x [N, d]`` plus its graph's row of ``per_graph [G, d]``."""
-        if self.per is not None and self.per > 0:
+        if self.per:
             return (x.view(self.n, self.per, -1) + per_graph[:, None]).view(x.shape)
         return x + per_graph[self.graph]
+
+    def rows(self, per_graph: Tensor) -> Tensor:
+        """``[N, d]``: each node's graph's row of ``per_graph [G, d]``."""
+        if self.per:
+            return per_graph[:, None].expand(self.n, self.per, -1).reshape(-1, per_graph.shape[1])
+        return per_graph[self.graph]
 
 
 def _mean(src: Tensor, index_src: Tensor, index_dst: Tensor, n: int, inv_deg: Tensor) -> Tensor:

@@ -85,12 +85,7 @@ class ReschedulePolicy(nn.Module):
     def dest_logits(self, enc: Encoded, data: HeteroData, vm: Tensor, pair: Tensor) -> Tensor:
         """Destination logits ``[N_numa]`` given the global index ``vm [G]`` of
         each graph's chosen VM and pair features ``pair [N_numa, P]``."""
-        seg = Segments.of(data, "numa")
-        chosen = enc.vm[vm]
-        if seg.per is not None and seg.per > 0:
-            chosen = chosen[:, None].expand(seg.n, seg.per, -1).reshape(-1, chosen.shape[1])
-        else:
-            chosen = chosen[seg.graph]
+        chosen = Segments.of(data, "numa").rows(enc.vm[vm])
         return self.dest_head(torch.cat([enc.numa, chosen, pair], dim=-1)).squeeze(-1)
 
     def value(self, enc: Encoded) -> Tensor:

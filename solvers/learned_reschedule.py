@@ -15,8 +15,9 @@ on others; on held-out medium instances at MNL 25 the recombination reached
 uses does not model the problem (taints, node selectors or disruption
 budgets that bind: :mod:`.reschedule.scope`) the policy's plan is answered
 alone. ``K`` is fixed by ``Args.k`` or, when unset,
-the largest power of two whose predicted time fits the budget under
-:data:`STEP_COST` (``n_steps * (a + b * K * size)`` seconds); the rollout also
+the largest power of two up to :data:`K_AUTO_MAX` whose predicted time fits
+the budget under :data:`STEP_COST` (``n_steps * (a + b * K * size)``
+seconds) and :data:`RECOMBINE_COST`, after the local search's share; the rollout also
 stops at the budget's deadline, so a plan always comes back in time (shorter
 if need be). Every plan passes the validator before it is returned; one that
 does not is reported as no solution, never served.
@@ -151,20 +152,22 @@ def _recombined(
     best: Plan,
     deadline: float,
 ) -> tuple[Plan, str]:
-    """The best of the policy's best trajectory, the local search's plan
-    (``searched``) and their recombination with all the trajectories
+    """The best of the policy's trajectories, the local search's plan
+    (``searched``) and their recombination
     (:func:`.reschedule.config_plan.recombine`); lowest fragment rate, then
-    fewest moves, then that order; and where it came from."""
+    fewest moves, then that order; and where it came from (``best``, the
+    policy's best plan, where no candidate applies)."""
     from optsched.gnn.inference import copy_plans
 
     limit = env.limit
-    # the copies' moves passed the policy's masks; their states only give
-    # host configurations, and what recombine builds from them is checked
+    # the copies' moves passed the policy's masks (the answer is validated
+    # before it is served), so they are replayed without the state's checks
     copies = (replay(origin, p, limit, check=False) for p in copy_plans(env, ro))
     finals = [s for s in copies if s is not None]
+    candidates: list[tuple[RescheduleState | None, str]] = [(s, "policy") for s in finals]
     if searched is not None:
         finals.append(searched)
-    candidates = [(replay(origin, best, limit), "policy"), (searched, "local search")]
+        candidates.append((searched, "local search"))
     candidates.append((recombine(origin, finals, limit, deadline), "recombined"))
     ranked = [
         (s.fragment_rate(), len(s.actions), i, s.plan(), source)

@@ -14,17 +14,12 @@ policy models all three (:mod:`optsched.gnn.instance`).
 
 from __future__ import annotations
 
-from optsched.model import Item, Node
 from optsched.problems.cluster import VmRescheduling
-
-BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
-
-
-def _barred(item: Item, node: Node) -> bool:
-    blocking = [t for t in node.taints if t.effect in BLOCKING_EFFECTS]
-    if not all(any(tol.tolerates(t) for tol in item.tolerations) for t in blocking):
-        return True
-    return any(node.labels.get(k) != v for k, v in item.node_selector.items())
+from optsched.solvers.placement.filters import (
+    BLOCKING_EFFECTS,
+    selector_mismatch,
+    untolerated_taints,
+)
 
 
 def unmodelled(problem: VmRescheduling) -> str | None:
@@ -41,7 +36,11 @@ def unmodelled(problem: VmRescheduling) -> str | None:
     for it in movable:
         nodes = snap.nodes if it.node_selector else tainted
         for n in nodes:
-            if n.cluster == it.cluster and problem.is_destination(n.name) and _barred(it, n):
+            if (
+                n.cluster == it.cluster
+                and problem.is_destination(n.name)
+                and (untolerated_taints(it, n) or selector_mismatch(it, n))
+            ):
                 return (
                     f"items[{it.item_id}]: its tolerations or node_selector bar it from host "
                     f"{n.name} of its cluster, which this solver does not model"
