@@ -14,12 +14,28 @@ on others; on held-out medium instances at MNL 25 the recombination reached
 0.93-0.95 (``optsched bench learned``). Where the state the recombination
 uses does not model the problem (taints, node selectors or disruption
 budgets that bind: :mod:`.reschedule.scope`) the policy's plan is answered
-alone. ``K`` is fixed by ``Args.k`` or, when unset,
-the largest power of two up to :data:`K_AUTO_MAX` whose predicted time fits
-the budget under :data:`STEP_COST` (``n_steps * (a + b * K * size)``
-seconds) and :data:`RECOMBINE_COST`, after the local search's share; the rollout also
-stops at the budget's deadline, so a plan always comes back in time (shorter
-if need be). Every plan passes the validator before it is returned; one that
+alone.
+
+Then pricing (``Args.price``), with its share of the budget and whatever
+the earlier stages left: the configuration bound of
+:mod:`.reschedule.config_bound` (column generation, 0.1-0.3 s on medium),
+stopped as soon as it proves the best candidate optimal; where it does not,
+the integer master over the priced configurations together with the
+candidates' host configurations (:func:`.config_plan.configuration_plan`)
+is one more candidate (``priced``). The answer carries the bound
+(``best_bound``) and is ``OPTIMAL`` where it meets it. On the shipped
+medium snapshot, where the fine-tuned policy is weakest (0.955 / 0.943 of
+the optimal reduction at MNL 25 / 50 without pricing), the answer at 1 s is
+now the proven optimum at MNL 10 / 25 / 50 (0.41-0.86 s, the priced plan at
+25 and 50); on held-out generated medium instances pricing mostly proves
+the policy's plans (see :data:`LOCAL_SEARCH_SHARE` for the shares).
+
+``K`` is fixed by ``Args.k`` or, when unset, the largest power of two up to
+:data:`K_AUTO_MAX` whose predicted time fits the budget under
+:data:`STEP_COST` (``n_steps * (a + b * K * size)`` seconds) and
+:data:`RECOMBINE_COST`, after the local search's and pricing's shares; the
+rollout also stops at the budget's deadline, so a plan always comes back in
+time (shorter if need be). Every plan passes the validator before it is returned; one that
 does not is reported as no solution, never served.
 
 Problems outside what the policy was trained for (more than two NUMA nodes
@@ -56,7 +72,8 @@ from optsched.problems.cluster import VmRescheduling
 from optsched.registry import register
 from optsched.results import Plan, SolveResult, Status
 from optsched.solver import Capabilities, SolverKind
-from optsched.solvers.reschedule.config_plan import recombine
+from optsched.solvers.reschedule.config_bound import ConfigBound, applies, config_bound
+from optsched.solvers.reschedule.config_plan import MIN_MIP_S, configuration_plan, recombine
 from optsched.solvers.reschedule.pairs import improve
 from optsched.solvers.reschedule.scope import unmodelled
 from optsched.solvers.reschedule.start import replay
@@ -72,15 +89,32 @@ STEP_COST = (0.004, 1.2e-6)
 # large: 2,368 and 5,722 VMs and hosts), at least MIN_VALIDATE_S
 VALIDATE_S_PER_NODE = 3e-5
 MIN_VALIDATE_S = 0.05
-# of the budget for the local search whose plan joins the recombination
-# (after the rollout) where the policy plans what it was trained on; where
-# it does not (the fine-tuned checkpoint's fragmented instances, clusters
-# larger than LARGER_THAN VMs and hosts: the medium snapshot has 2,368),
-# the local search's plan won every cell of `optsched bench learned` and
-# needs 0.3-0.65 s on the shipped medium and large snapshots
-LOCAL_SEARCH_SHARE = 0.1
-LOCAL_SEARCH_SHARE_OUTSIDE = 0.5
+# Shares of the budget for the local search whose plan joins the
+# recombination and for pricing (the configuration bound, then the integer
+# master over the priced configurations and the candidates'), both after the
+# rollout; pricing also takes whatever the earlier stages leave. By instance:
+# - where the policy plans what it was trained on, the local search 0.1 and
+#   pricing what is left (on held-out generated medium instances, 3 MNLs x 10
+#   seeds at 1 s, two rounds: 0.986 / 0.994 of the optimal reduction with
+#   pricing from what is left, 0.987 / 0.986 with a 0.2 share, 0.983 / 0.991
+#   without pricing);
+# - on fragmented instances (FR0 >= FRAGMENTED_FROM, the fine-tuned
+#   checkpoint's), where the policy is weakest, pricing 0.5 and the local
+#   search 0.3: the shipped medium snapshot proven optimal at MNL 10 / 25 /
+#   50 in 0.41-0.82 s (the priced plan at 25 and 50), where the local search
+#   with a 0.5 share reached 0.955 / 0.943;
+# - on clusters larger than LARGER_THAN VMs and hosts (the medium snapshot
+#   has 2,368, the large one 5,722), the local search 0.5: its plan won every
+#   large cell of `optsched bench learned`, and a 0.5 pricing share left it
+#   short (large at 1 s, MNL 25 / 50: 0.5832 against 0.5824 / 0.5815).
+LOCAL_SEARCH_SHARE = (0.1, 0.3, 0.5)  # as trained, fragmented, larger
+PRICE_SHARE = (0.0, 0.5, 0.0)
 LARGER_THAN = 4000
+# the least time left worth starting pricing with: seconds per VM and host, at
+# least MIN_PRICE_S (its set-up, before the first check of its deadline, took
+# about 0.1 s on the large snapshot, 5,722 VMs and hosts)
+PRICE_S_PER_NODE = 4e-5
+MIN_PRICE_S = 0.1
 # seconds c + d * K kept from the rollout for replaying the K copies and the
 # integer master (measured 0.08 s at K = 8 on medium)
 RECOMBINE_COST = (0.04, 0.006)
@@ -118,6 +152,11 @@ class Args:
     # share of the budget is positive
     recombine: bool = True
     local_search_share: float | None = None  # None: by instance (LOCAL_SEARCH_SHARE...)
+    # after the recombination, the configuration bound (a proof where it meets
+    # the best plan) and the integer master over the priced configurations
+    # and the candidates' (where the configurations describe the problem)
+    price: bool = True
+    price_share: float | None = None  # None: by instance (PRICE_SHARE...)
 
     def __post_init__(self) -> None:
         if self.k is not None and not 1 <= self.k <= K_MAX:
@@ -126,6 +165,12 @@ class Args:
             raise ConfigError(f"{names.GNN_RESCHEDULE}: top_frac must be in (0, 1]")
         if self.local_search_share is not None and not 0.0 <= self.local_search_share < 1.0:
             raise ConfigError(f"{names.GNN_RESCHEDULE}: local_search_share must be in [0, 1)")
+        if self.price_share is not None and not 0.0 <= self.price_share < 1.0:
+            raise ConfigError(f"{names.GNN_RESCHEDULE}: price_share must be in [0, 1)")
+        if (self.local_search_share or 0.0) + (self.price_share or 0.0) >= 1.0:
+            raise ConfigError(
+                f"{names.GNN_RESCHEDULE}: local_search_share + price_share must be below 1"
+            )
         if not self.temperature > 0:
             raise ConfigError(f"{names.GNN_RESCHEDULE}: temperature must be positive")
         if self.threads is not None and self.threads < 1:
@@ -144,40 +189,48 @@ def _policy(path: str | None) -> tuple[Any, dict[str, Any]]:
     return _POLICIES[key]  # type: ignore[no-any-return]
 
 
-def _recombined(
+def _candidates(
     origin: RescheduleState,
     env: Any,
     ro: Any,
     searched: RescheduleState | None,
-    best: Plan,
     deadline: float,
-) -> tuple[Plan, str]:
-    """The best of the policy's trajectories, the local search's plan
-    (``searched``) and their recombination
-    (:func:`.reschedule.config_plan.recombine`); lowest fragment rate, then
-    fewest moves, then that order; and where it came from (``best``, the
-    policy's best plan, where no candidate applies)."""
+) -> list[tuple[RescheduleState, str]]:
+    """The policy's trajectories, the local search's plan (``searched``) and
+    their recombination (:func:`.reschedule.config_plan.recombine`), as
+    states reached from ``origin``, with where each came from."""
     from optsched.gnn.inference import copy_plans
 
     limit = env.limit
     # the copies' moves passed the policy's masks (the answer is validated
     # before it is served), so they are replayed without the state's checks
     copies = (replay(origin, p, limit, check=False) for p in copy_plans(env, ro))
-    finals = [s for s in copies if s is not None]
-    candidates: list[tuple[RescheduleState | None, str]] = [(s, "policy") for s in finals]
+    found = [(s, "policy") for s in copies if s is not None]
     if searched is not None:
-        finals.append(searched)
-        candidates.append((searched, "local search"))
-    candidates.append((recombine(origin, finals, limit, deadline), "recombined"))
-    ranked = [
-        (s.fragment_rate(), len(s.actions), i, s.plan(), source)
-        for i, (s, source) in enumerate(candidates)
-        if s is not None
-    ]
-    if not ranked:
-        return best, "policy"
-    *_, plan, source = min(ranked)
-    return plan, source
+        found.append((searched, "local search"))
+    combined = recombine(origin, [s for s, _ in found], limit, deadline)
+    if combined is not None:
+        found.append((combined, "recombined"))
+    return found
+
+
+def _priced(
+    origin: RescheduleState,
+    found: list[tuple[RescheduleState, str]],
+    limit: int,
+    deadline: float,
+) -> tuple[ConfigBound | None, RescheduleState | None]:
+    """The configuration bound (:mod:`.reschedule.config_bound`), stopped at
+    ``deadline`` or once it proves the best plan in ``found``, and where it
+    does not prove it, the integer master over the priced configurations and
+    the host configurations of ``found`` (:func:`.config_plan.
+    configuration_plan`); (None, None) where the bound does not apply."""
+    best = min(s.frag_sum for s, _ in found) if found else None
+    bound = config_bound(origin, limit, deadline - MIN_MIP_S, best)
+    if bound is None or (best is not None and best <= bound.frag):
+        return bound, None
+    states = [s for s, _ in found]
+    return bound, configuration_plan(origin, bound, limit, deadline, also=states)
 
 
 @register(names.GNN_RESCHEDULE, {ProblemKind.VM_RESCHEDULING})
@@ -210,12 +263,16 @@ class LearnedReschedule:
         name = checkpoint.FRAGMENTED_NAME if fragmented else checkpoint.SHIPPED_NAME
         return str(checkpoint.shipped_path(name))
 
-    def _search_share(self, initial_fragment_rate: float, size: int) -> float:
-        """The local search's share of the budget (see LOCAL_SEARCH_SHARE)."""
+    def _shares(self, initial_fragment_rate: float, size: int) -> tuple[float, float]:
+        """The local search's and pricing's shares of the budget (see
+        LOCAL_SEARCH_SHARE)."""
+        case = 1 if initial_fragment_rate >= FRAGMENTED_FROM else 2 if size > LARGER_THAN else 0
+        search, price = LOCAL_SEARCH_SHARE[case], PRICE_SHARE[case]
         if self.args.local_search_share is not None:
-            return self.args.local_search_share
-        outside = initial_fragment_rate >= FRAGMENTED_FROM or size > LARGER_THAN
-        return LOCAL_SEARCH_SHARE_OUTSIDE if outside else LOCAL_SEARCH_SHARE
+            search = self.args.local_search_share
+        if self.args.price_share is not None:
+            price = self.args.price_share
+        return search, price if self.args.price else 0.0
 
     def solve(self, problem: VmRescheduling, budget: Budget) -> SolveResult:
         started = time.monotonic()
@@ -241,11 +298,14 @@ class LearnedReschedule:
             fr0 = float(env.fragment_rate(env.reset(1))[0])
         path = self.checkpoint_for(fr0)
         policy, meta = _policy(path)
-        search_s, extra = 0.0, (0.0, 0.0)
-        if origin is not None:  # the local search comes after the rollout
-            search_s, extra = self._search_share(fr0, size) * budget.remaining(), RECOMBINE_COST
+        search_s, price_s, extra = 0.0, 0.0, (0.0, 0.0)
+        if origin is not None:  # the local search and pricing come after the rollout
+            left, (search, price) = budget.remaining(), self._shares(fr0, size)
+            search_s, extra = search * left, RECOMBINE_COST
+            if applies(origin):
+                price_s = price * left
         k = self.args.k or choose_k(
-            planned - time.monotonic() - search_s,
+            planned - time.monotonic() - search_s - price_s,
             max(env.limit, 1),
             size,
             STEP_COST,
@@ -259,19 +319,33 @@ class LearnedReschedule:
             k,
             seed=self.args.seed,
             top_frac=self.args.top_frac,
-            deadline=planned - search_s - after,
+            deadline=planned - search_s - price_s - after,
             allow_stop=self.args.allow_stop,
             temperature=self.args.temperature,
         )
         best = best_plan(env, ro)
-        plan, source = best.plan, "policy"
-        if origin is not None:
-            searched = None
-            if search_s > 0:  # anytime: what the rollout left
-                searched = origin.copy()
-                improve(searched, env.limit, planned - after)
-            plan, source = _recombined(origin, env, ro, searched, plan, planned)
-        return self._result(problem, plan, started, fr0, k, meta, path, source)
+        if origin is None:
+            return self._result(problem, best.plan, started, fr0, k, meta, path, "policy")
+        searched = None
+        if search_s > 0:  # anytime: what the rollout left
+            searched = origin.copy()
+            improve(searched, env.limit, planned - price_s - after)
+        found = _candidates(origin, env, ro, searched, planned - price_s)
+        bound: ConfigBound | None = None
+        if self.args.price and planned - time.monotonic() > max(
+            MIN_PRICE_S, PRICE_S_PER_NODE * size
+        ):
+            bound, priced = _priced(origin, found, env.limit, planned)
+            if priced is not None:
+                found.append((priced, "priced"))
+        if not found:
+            return self._result(problem, best.plan, started, fr0, k, meta, path, "policy")
+        *_, chosen, source = min(
+            (s.fragment_rate(), len(s.actions), i, s, source) for i, (s, source) in enumerate(found)
+        )
+        return self._result(
+            problem, chosen.plan(), started, fr0, k, meta, path, source, bound, chosen
+        )
 
     def _result(
         self,
@@ -283,6 +357,8 @@ class LearnedReschedule:
         meta: dict[str, Any],
         path: str,
         source: str,
+        bound: ConfigBound | None = None,
+        chosen: RescheduleState | None = None,
     ) -> SolveResult:
         result = SolveResult(Status.FEASIBLE, self.name, plan=plan)
         report = validate(problem, result)
@@ -293,11 +369,17 @@ class LearnedReschedule:
                 wall_time_s=time.monotonic() - started,
                 message=f"learned plan failed validation: {report.summary(3)}",
             )
+        status, lower = Status.FEASIBLE, None
+        if bound is not None and chosen is not None and chosen.free_sum > 0:
+            lower = bound.frag / chosen.free_sum  # the configuration bound's T is constant
+            if chosen.frag_sum <= bound.frag:
+                status = Status.OPTIMAL
         return SolveResult(
-            Status.FEASIBLE,
+            status,
             self.name,
             plan=plan,
             objective=report.objective,
+            best_bound=lower,
             wall_time_s=time.monotonic() - started,
             stats={
                 "fragment_rate_before": fr_before,
@@ -307,5 +389,7 @@ class LearnedReschedule:
                 "checkpoint": Path(path).name,
                 "checkpoint_eval_fragment_rate": meta.get("eval_fragment_rate"),
                 "plan_source": source,
+                "bound_config": None if bound is None else bound.frag,
+                "bound_converged": None if bound is None else bound.converged,
             },
         )

@@ -11,8 +11,10 @@ gives the reference (see :func:`_shares` for the fallback when it proves no
 optimum); then ``gnn-reschedule`` at K = 1, 8, 32 (``--quick``: 1, 8), each
 twice: the policy alone (its best of K trajectories, "gnn K=8") and the
 solver as served ("gnn K=8 recombined": the K trajectories recombined host
-by host with the local search's plan among them, the row's ``source`` says
-which candidate won); the served solver at the ``--budgets`` (K from the
+by host with the local search's plan among them, then priced with the
+configuration bound, which proves it optimal or adds the priced plan; the
+row's ``source`` says which candidate won and ``status`` whether the
+bound proved it); the served solver at the ``--budgets`` (K from the
 budget, "gnn 1 s"); the exact solver at the budget the largest-K
 recombined plan took, greedy, LNS at 5 s, and the exact solver at 5 s
 warm-started from that plan (what the portfolio runs after the policy when
@@ -59,6 +61,7 @@ COLUMNS = (
     "time_s",
     "moves",
     "source",
+    "status",
     "valid",
 )
 # the policy's own best-of-K plan, without recombination or local search

@@ -32,7 +32,9 @@ Lagrangian bound. For any ``pi >= 0`` (the migration limit's price) and any
                                     - mu . (arrivals(c) - leaves(c))]``
 
 (weak duality), whatever ``pi`` and ``mu`` are, as long as each host's
-maximum is exact. The per-host maximum is an exact dynamic programme:
+maximum is exact. The per-host maximum is exact (:mod:`.config_price`
+prices every host type in one batch over its enumerated leave sets; the
+dynamic programme below is the per-type fallback and its test oracle):
 
 * leaves: a 0/1 knapsack over the host's movable VMs on the CPU they free
   per unit (at most two units, so a table over ``(left_0, left_1)``), each
@@ -66,12 +68,16 @@ over them gives plans as well (:mod:`.config_plan`).
 Measured (``optsched bench reschedule`` prints the bound of every instance
 and its time; the exact solver reports it as ``bound_config``): on the shipped
 medium snapshot at MNL 10/25/50 the bound is 13/24/37 slots, FR 0.8508 /
-0.7245 / 0.5753, each the proven optimum, in 0.8-1.4 s (8-13 rounds, about
-2,000 configurations); on generated medium instances (seeds 0-3) it meets
-the optimum wherever that is known (FR 0.4490 at MNL 10 on seed 0, 0.4261 at
-MNL 25 and 50) in 0.4-0.8 s; on the shipped large snapshot at MNL 10/25/50
-it is 0.5917 / 0.5815 / 0.5713 in 1.0-1.8 s, which the local search's plans
-meet (so they are optimal). Against brute force on 4,000 small generated
+0.7245 / 0.5753, each the proven optimum, in 0.25-0.3 s (10-12 rounds,
+about 1,600-1,700 configurations); on generated medium instances (seeds
+0-9) it meets the optimum wherever that is known (FR 0.4490 at MNL 10 on
+seed 0, 0.4261 at MNL 25 and 50) in 0.11-0.27 s; on the shipped large
+snapshot at MNL 10/25/50 it is 0.5917 / 0.5815 / 0.5713 in 0.27-0.51 s,
+which the local search's plans meet (so they are optimal). Before pricing
+was batched (:mod:`.config_price`) the same bounds took 0.8-1.4 s, 0.35-0.75
+s and 1.0-1.8 s; what is left is mostly the master LP (HiGHS through
+``scipy.optimize.linprog``, 10-30 ms a round) and building the columns that
+price out. Against brute force on 4,000 small generated
 instances (2,110 where it applies): never above the optimum, equal to it on
 2,024.
 """
@@ -85,41 +91,15 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from optsched.solvers.reschedule.config_price import ClassKey, Column, HostType, Pricing
 from optsched.solvers.reschedule.state import RescheduleState
 from optsched.solvers.reschedule.wrap_bound import applies as wrap_applies
 
-NEG = -1e18  # an impossible (unreachable) value in the knapsack tables
+__all__ = ["ClassKey", "Column", "ConfigBound", "HostType", "Master", "config_bound"]
+
 EPS = 1e-6  # rounding slack: only ever weakens the bound (floor(L + EPS))
 PRICE_TOL = 1e-9  # a configuration enters the master when it gains more
 MAX_ROUNDS = 200
-
-ClassKey = tuple[int, int, int]  # (cluster, width, CPU share per unit)
-
-
-@dataclass(frozen=True)
-class HostType:
-    """Hosts alike: ``free`` per unit, the movable VMs as (class, CPU freed
-    on unit 0, on unit 1), and the flags that decide arrivals and slots."""
-
-    free: tuple[int, ...]
-    vms: tuple[tuple[int, int, int], ...]
-    cluster: int
-    dest: bool
-    counted: bool
-
-
-@dataclass(frozen=True)
-class Column:
-    """A configuration of a host type: its slots, leaves and net arrivals
-    (arrivals - leaves) per class, which of the type's VMs leave (positions
-    in :attr:`HostType.vms`) and what arrives where (class, NUMA slots)."""
-
-    type: int
-    slots: int
-    leaves: np.ndarray
-    net: np.ndarray
-    leave_at: tuple[int, ...]
-    arrive: tuple[tuple[int, tuple[int, ...]], ...]
 
 
 @dataclass
@@ -217,146 +197,6 @@ def host_master(state: RescheduleState) -> Master:
     return master
 
 
-@dataclass
-class _Arrivals:
-    """Per cluster, for the current prices: ``g1[x]`` the best worth of
-    width-1 arrivals taking exactly ``x`` CPU on a unit (``arg1`` the last
-    class), ``g2[z]`` of width-2 arrivals taking ``z`` on each unit, and per
-    unit ``u[y]`` = max over ``x <= y`` of ``floor((y - x) / F) + g1[x]``."""
-
-    g1: np.ndarray
-    arg1: np.ndarray
-    g2: np.ndarray
-    arg2: np.ndarray
-    u: np.ndarray
-    ux: np.ndarray
-
-
-def _knapsack(items: list[tuple[int, int]], worth: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
-    """Unbounded knapsack: the best total worth of items (class, CPU) taking
-    exactly ``x`` CPU, for every ``x < size``; and the last item's class."""
-    g = np.full(size, NEG)
-    g[0] = 0.0
-    arg = np.full(size, -1, dtype=np.int64)
-    for x in range(1, size):
-        for c, s in items:
-            if s <= x and g[x - s] > NEG / 2 and g[x - s] + worth[c] > g[x]:
-                g[x], arg[x] = g[x - s] + worth[c], c
-    return g, arg
-
-
-def _arrivals(
-    classes: list[ClassKey], cluster: int, mu: np.ndarray, size: int, f: int, counted: bool
-) -> _Arrivals:
-    worth = -mu
-    w1 = [(c, s) for c, (cl, w, s) in enumerate(classes) if cl == cluster and w == 1 and s > 0]
-    w2 = [(c, s) for c, (cl, w, s) in enumerate(classes) if cl == cluster and w == 2 and s > 0]
-    g1, arg1 = _knapsack(w1, worth, size)
-    g2, arg2 = _knapsack(w2, worth, size)
-    y = np.arange(size)
-    gain = (y[:, None] - y[None, :]) // f if counted else np.zeros((size, size), dtype=np.int64)
-    table = np.where(y[None, :] <= y[:, None], gain + g1[None, :], NEG)
-    ux = table.argmax(axis=1)
-    return _Arrivals(g1, arg1, g2, arg2, table[y, ux], ux)
-
-
-def _no_arrivals(size: int, f: int, counted: bool) -> _Arrivals:
-    g = np.full(size, NEG)
-    g[0] = 0.0
-    none = np.full(size, -1, dtype=np.int64)
-    y = np.arange(size)
-    u = (y // f).astype(float) if counted else np.zeros(size)
-    return _Arrivals(g, none, g.copy(), none.copy(), u, np.zeros(size, dtype=np.int64))
-
-
-def _leave_states(
-    t: HostType, mu: np.ndarray, pi: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
-    """0/1 knapsack over the host type's movable VMs on the CPU they free per
-    unit, each leaving VM worth ``mu[class] - pi``: the reachable states
-    ``(l0, l1)``, their best worth, and per VM the table of whether it leaves
-    in the best set for each state (for :func:`_leaving`)."""
-    two = len(t.free) == 2
-    shape = (sum(v[1] for v in t.vms) + 1, sum(v[2] for v in t.vms) + 1 if two else 1)
-    best = np.full(shape, NEG)
-    best[0, 0] = 0.0
-    took = []
-    for c, d0, d1 in t.vms:
-        cand = np.full(shape, NEG)
-        cand[d0:, d1:] = best[: shape[0] - d0, : shape[1] - d1] + (mu[c] - pi)
-        take = cand > best
-        best = np.where(take, cand, best)
-        took.append(take)
-    l0, l1 = np.nonzero(best > NEG / 2)
-    return l0, l1, best[l0, l1], took
-
-
-def _leaving(t: HostType, took: list[np.ndarray], l0: int, l1: int) -> tuple[int, ...]:
-    """The VMs (positions) of the best set freeing ``(l0, l1)``."""
-    out = []
-    for j in range(len(t.vms) - 1, -1, -1):
-        if took[j][l0, l1]:
-            out.append(j)
-            l0 -= t.vms[j][1]
-            l1 -= t.vms[j][2]
-    return tuple(sorted(out))
-
-
-def _price(
-    i: int, t: HostType, arr: _Arrivals, mu: np.ndarray, pi: float, f: int, classes: list[ClassKey]
-) -> tuple[float, Column]:
-    """Host type ``i``'s best configuration at prices ``(pi, mu)`` and its
-    Lagrangian worth: the best leave state, width-2 arrivals ``z`` per unit
-    and then each unit's best width-1 arrivals (:class:`_Arrivals`)."""
-    l0, l1, worth_left, took = _leave_states(t, mu, pi)
-    size = len(arr.u)
-    if len(t.free) == 2:
-        cap = min(t.free[0] + int(l0.max()), t.free[1] + int(l1.max()))
-        zs = np.nonzero(arr.g2[: cap + 1] > NEG / 2)[0]
-        y0 = t.free[0] + l0[None, :] - zs[:, None]
-        y1 = t.free[1] + l1[None, :] - zs[:, None]
-        ok = (y0 >= 0) & (y1 >= 0)
-        total = np.where(
-            ok,
-            worth_left[None, :]
-            + arr.u[np.clip(y0, 0, size - 1)]
-            + arr.u[np.clip(y1, 0, size - 1)]
-            + arr.g2[zs][:, None],
-            NEG,
-        )
-        zi, e = (int(x) for x in np.unravel_index(int(total.argmax()), total.shape))
-        worth, z = float(total[zi, e]), int(zs[zi])
-    else:
-        total = worth_left + arr.u[t.free[0] + l0]
-        e, z = int(total.argmax()), 0
-        worth = float(total[e])
-    leave_at = _leaving(t, took, int(l0[e]), int(l1[e]))
-    leaves = np.zeros(len(classes))
-    for j in leave_at:
-        leaves[t.vms[j][0]] += 1
-    arrive: list[tuple[int, tuple[int, ...]]] = [(c, (0, 1)) for c in _unwind(arr.arg2, z, classes)]
-    slots = 0
-    for k, out in enumerate((int(l0[e]), int(l1[e]))[: len(t.free)]):
-        y = t.free[k] + out - z
-        x = int(arr.ux[y])
-        arrive += [(c, (k,)) for c in _unwind(arr.arg1, x, classes)]
-        slots += (y - x) // f if t.counted else 0
-    arrivals = np.zeros(len(classes))
-    for c, _ in arrive:
-        arrivals[c] += 1
-    return worth, Column(i, slots, leaves, arrivals - leaves, leave_at, tuple(arrive))
-
-
-def _unwind(arg: np.ndarray, x: int, classes: list[ClassKey]) -> list[int]:
-    """The classes of the arrivals of a knapsack position ``x``."""
-    out = []
-    while x > 0:
-        c = int(arg[x])
-        out.append(c)
-        x -= classes[c][2]
-    return out
-
-
 def config_bound(
     state: RescheduleState,
     migration_limit: int,
@@ -373,37 +213,23 @@ def config_bound(
     started = time.monotonic()
     f = state.problem.fragment_cores
     master = host_master(state)
-    types, classes = master.types, master.classes
     counts = [len(hosts) for hosts in master.hosts]
-    n_classes = len(classes)
-    size = 1 + max(
-        t.free[k] + sum(v[1 + k] for v in t.vms) for t in types for k in range(len(t.free))
-    )
+    n_classes = len(master.classes)
+    pricing = Pricing(master.types, master.classes, f)
     total = state.free_sum
     target_slots = None if target_frag is None else (total - target_frag) // f
     pi, mu, sigma = 0.0, np.zeros(n_classes), None
     bound, lp, rounds, converged = np.inf, float("nan"), 0, False
     while rounds < MAX_ROUNDS:
         rounds += 1
-        arrivals: dict[tuple[int, bool, bool], _Arrivals] = {}
-        lagrangian = pi * migration_limit
-        added = 0
-        for i, t in enumerate(types):
-            key = (t.cluster, t.dest, t.counted)
-            if key not in arrivals:
-                arrivals[key] = (
-                    _arrivals(classes, t.cluster, mu, size, f, t.counted)
-                    if t.dest
-                    else _no_arrivals(size, f, t.counted)
-                )
-            worth, column = _price(i, t, arrivals[key], mu, pi, f, classes)
-            lagrangian += counts[i] * worth
-            if sigma is None or worth > sigma[i] + PRICE_TOL:
-                master.columns.append(column)
-                added += 1
+        worth = pricing.round(mu, pi)
+        lagrangian = pi * migration_limit + float(np.dot(counts, worth))
+        # every type's best configuration in the first round, then those that gain
+        better = range(len(worth)) if sigma is None else np.flatnonzero(worth > sigma + PRICE_TOL)
+        master.columns += [pricing.column(int(i)) for i in better]
         bound = min(bound, lagrangian)
         rounded = int(np.floor(bound + EPS))
-        if added == 0:
+        if len(better) == 0:
             converged = True
             break
         if target_slots is not None and rounded <= target_slots:
@@ -441,7 +267,7 @@ def master_rows(
         (np.ones(n), (np.array([c.type for c in columns]), np.arange(n))), shape=(n_types, n)
     )
     bal = sp.csr_matrix(np.array([c.net for c in columns]).T)
-    leaves = sp.csr_matrix(np.array([[float(c.leaves.sum()) for c in columns]]))
+    leaves = sp.csr_matrix(np.array([c.leaves for c in columns]).sum(axis=1)[None, :])
     a = sp.vstack([conv, bal, leaves]).tocsc()
     rhs = np.array(counts, dtype=float)
     lower = np.concatenate([rhs, np.zeros(n_classes), [0.0]])

@@ -9,14 +9,14 @@ the best ratio so far, minimize ``T_k * R - R_k * T``; a negative optimum is a
 better plan, a zero optimum proves ``R_k/T_k`` optimal.
 
 Bound and plan: :func:`.bound.remainder_bound` (the largest of the
-configuration, wrap and LP bounds; 0.4-1.4 s on medium, 1.0-1.8 s on large)
+configuration, wrap and LP bounds; 0.1-0.3 s on medium, 0.3-0.5 s on large)
 gives a valid lower bound on the fragment rate; it is the reported
 ``best_bound`` (with CP-SAT's own when larger), and a plan that meets it is
 OPTIMAL. The integer master over the bound's configurations gives a plan
 too (:mod:`.config_plan`). When the bound's estimated time
 (:func:`.bound.estimated_bound_s`) fits ``BOUND_FIRST_SHARE`` of the budget,
 it runs first, and a configuration plan that meets it is returned at once,
-proven (on the medium instances measured, in 0.7-1.5 s); otherwise the
+proven (on the medium instances measured, in 0.4-0.9 s at a 1 s budget); otherwise the
 local search runs first and the bound after, stopping as soon as it proves
 the local search's plan. Either way the model is built only when no
 candidate meets the bound, and CP-SAT stops at the first solution that does
@@ -79,7 +79,7 @@ from optsched.solvers.reschedule.state import RescheduleState
 START_SHARE = 0.8  # of the budget at most, for the starting plan (it stops by itself)
 SEQUENCING_SHARE = 0.1  # of the budget, kept for disaggregation and sequencing
 # The bound runs before the local search when its estimated time is at most
-# this share of the budget (medium from about 1.7 s, large from about 3.8 s)
+# this share of the budget (medium from about 0.62 s, large from about 1.34 s)
 BOUND_FIRST_SHARE = 0.5
 MIN_SOLVE_S = 0.05
 # Model build cost per candidate count variable (class, host, placement in the

@@ -57,9 +57,10 @@ GROW, SHRINK = 1.5, 0.7
 SUBSOLVE_S = 0.4  # time limit of one sub-problem (small models: presolve dominates)
 START_SHARE = 0.8  # at most, for the starting plan (the incumbent); it stops by itself
 SEQUENCING_SHARE = 0.1
-# of the budget at most, for the lower bound (the configuration bound takes
-# 1.0-1.8 s on the large cluster: at a quarter of 5 s it did not converge on
-# 2 of 7 instances at MNL 10 and 25)
+# of the budget at most, for the lower bound (the configuration bound took
+# 1.0-1.8 s on the large cluster before its pricing was batched, 0.3-0.5 s
+# since: at a quarter of 5 s it had not converged on 2 of 7 instances at MNL
+# 10 and 25)
 BOUND_SHARE = 0.5
 
 

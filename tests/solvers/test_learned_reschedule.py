@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from gnn_cases import problems
 from hypothesis import given, settings
+from reschedule_cases import brute_force, instances
 
 from optsched import names
 from optsched.budget import Budget
@@ -36,6 +37,8 @@ def test_registered_as_learned() -> None:
         {"local_search_share": -0.1},
         {"local_search_share": 1.0},
         {"temperature": 0.0},
+        {"price_share": 1.0},
+        {"local_search_share": 0.5, "price_share": 0.5},
     ],
 )
 def test_bad_configuration_fails_at_construction(config) -> None:
@@ -47,7 +50,9 @@ def test_shipped_checkpoint_plans_on_medium_snapshot() -> None:
     snap = load_shipped("medium")
     problem = VmRescheduling(snap, migration_limit=10)
     result = create(names.GNN_RESCHEDULE, k=2).solve(problem, Budget(60))
-    assert result.status is Status.FEASIBLE, result.message
+    # with time to price, the configuration bound proves its plan optimal
+    assert result.status is Status.OPTIMAL, result.message
+    assert result.best_bound == pytest.approx(0.8508, abs=5e-5)
     report = validate(problem, result)
     assert report.ok, report.summary()
     assert report.objective == pytest.approx(result.objective)
@@ -86,7 +91,7 @@ def test_the_shipped_checkpoint_follows_the_initial_fragment_rate() -> None:
 @given(problems())
 def test_every_learned_plan_validates(problem) -> None:
     result = create(names.GNN_RESCHEDULE, k=4, top_frac=0.5).solve(problem, Budget(30))
-    assert result.status is Status.FEASIBLE, (result.message, problem)
+    assert result.status in {Status.FEASIBLE, Status.OPTIMAL}, (result.message, problem)
     report = validate(problem, result)
     assert report.ok, report.summary()
     assert report.objective <= report.metrics["fragment_rate_initial"] + 1e-12
@@ -103,10 +108,29 @@ def test_recombining_never_loses_to_the_policys_best_trajectory(problem) -> None
     served = create(names.GNN_RESCHEDULE, **config)
     a, b = alone.solve(problem, Budget(30)), served.solve(problem, Budget(30))
     assert a.stats["plan_source"] == "policy"
-    assert b.stats["plan_source"] in {"policy", "local search", "recombined"}
+    assert b.stats["plan_source"] in {"policy", "local search", "recombined", "priced"}
     ra, rb = validate(problem, a), validate(problem, b)
     assert ra.ok and rb.ok, rb.summary()
     assert rb.objective <= ra.objective + 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(exotic=True))
+def test_the_learned_solvers_bound_holds_and_its_proofs_are_optimal(p) -> None:
+    """Against brute force: the configuration bound the learned solver
+    reports never exceeds the optimum, and a plan it calls OPTIMAL is."""
+    result = create(names.GNN_RESCHEDULE, k=2).solve(p, Budget(30))
+    if result.status is Status.INVALID_INPUT:  # a layout the policy does not plan
+        return
+    report = validate(p, result)
+    assert report.ok, report.summary()
+    best = brute_force(p)
+    if result.best_bound is not None:
+        assert result.best_bound <= best + 1e-9
+    if result.status is Status.OPTIMAL:
+        assert report.objective == pytest.approx(best, abs=1e-9)
+    else:
+        assert result.status is Status.FEASIBLE
 
 
 def test_unsupported_layout_is_invalid_input() -> None:
@@ -132,11 +156,13 @@ def test_portfolio_warm_starts_the_exact_solver_from_the_learned_plan(monkeypatc
 
     monkeypatch.setattr(exact, "exact_plan", spy)
     problem = VmRescheduling(load_shipped("medium"), migration_limit=5)
-    config = {names.CPSAT_RESCHEDULE: {"num_workers": 1}, names.GNN_RESCHEDULE: {"k": 2}}
+    # without pricing: a plan the learned solver proves optimal ends the chain
+    learned_config = {"k": 2, "price": False}
+    config = {names.CPSAT_RESCHEDULE: {"num_workers": 1}, names.GNN_RESCHEDULE: learned_config}
     portfolio = Portfolio(solver_config=config)
     chain = portfolio.plan(problem, Budget(4))
     assert chain[:2] == [names.GNN_RESCHEDULE, names.CPSAT_RESCHEDULE]
-    learned_solver = create(names.GNN_RESCHEDULE, k=2)
+    learned_solver = create(names.GNN_RESCHEDULE, **learned_config)
     learned_solver.warm_up()  # loading torch is not part of the comparison
     learned = learned_solver.solve(problem, Budget(4))
     assert learned.plan.moves
@@ -144,3 +170,18 @@ def test_portfolio_warm_starts_the_exact_solver_from_the_learned_plan(monkeypatc
     assert given and given[0] == learned.plan  # the policy is seeded: the same plan
     assert validate(problem, result).ok
     assert result.objective <= learned.objective + 1e-12
+
+
+def test_a_proven_learned_plan_ends_the_portfolios_chain(monkeypatch) -> None:
+    from optsched.portfolio import Portfolio
+    from optsched.solvers.reschedule import exact
+
+    ran: list[object] = []
+    monkeypatch.setattr(exact, "exact_plan", lambda *a, **k: ran.append(a))
+    problem = VmRescheduling(load_shipped("medium"), migration_limit=5)
+    config = {names.CPSAT_RESCHEDULE: {"num_workers": 1}, names.GNN_RESCHEDULE: {"k": 2}}
+    result = Portfolio(solver_config=config).run(problem, Budget(4))
+    assert result.status is Status.OPTIMAL and result.solver == names.GNN_RESCHEDULE
+    assert result.best_bound == pytest.approx(result.objective)
+    assert validate(problem, result).ok
+    assert not ran

@@ -3,6 +3,7 @@ and its plans (:mod:`optsched.solvers.reschedule.config_plan`) against brute
 force, the validator and the proven optima of the shipped medium snapshot."""
 
 import time
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -15,8 +16,9 @@ from optsched.problems.cluster import VmRescheduling
 from optsched.registry import create
 from optsched.results import SolveResult, Status
 from optsched.solvers.reschedule.bound import remainder_bound
-from optsched.solvers.reschedule.config_bound import applies, config_bound
+from optsched.solvers.reschedule.config_bound import applies, config_bound, host_master
 from optsched.solvers.reschedule.config_plan import configuration_plan, recombine
+from optsched.solvers.reschedule.config_price import Pricing, price_one
 from optsched.solvers.reschedule.pairs import improve
 from optsched.solvers.reschedule.state import RescheduleState
 from optsched.solvers.reschedule.wrap_bound import wrap_remainder
@@ -96,6 +98,54 @@ def test_recombined_plans_validate(p: VmRescheduling, seed: int) -> None:
     assert report.ok, report.summary()
     assert report.objective == pytest.approx(planned.fragment_rate())
     assert len(planned.actions) <= p.migration_limit
+
+
+@settings(max_examples=150, deadline=None)
+@given(instances(exotic=True), st.integers(0, 2**31 - 1))
+def test_batched_pricing_equals_the_per_type_knapsack(p: VmRescheduling, seed: int) -> None:
+    # at random prices, every host type's worth is the same by the batch over
+    # enumerated leave sets and by the 0/1 knapsack over (l0, l1), and the
+    # configuration each returns is worth what it says
+    state = RescheduleState.from_problem(p)
+    if not applies(state):
+        return
+    m = host_master(state)
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(0.0, 0.6, len(m.classes)).round(rng.integers(0, 3))
+    pi = float(rng.choice([0.0, rng.uniform(0.0, 1.0)]))
+    pricing = Pricing(m.types, m.classes, p.fragment_cores)
+    assert pricing.batch is not None and not pricing.one_by_one
+    worth = pricing.round(mu, pi)
+    for i, t in enumerate(m.types):
+        alone, col = price_one(
+            i, t, pricing.tables[pricing.key[i]], mu, pi, p.fragment_cores, m.classes
+        )
+        assert worth[i] == pytest.approx(alone, abs=1e-9)
+        for c in (col, pricing.column(i)):
+            assert c.type == i
+            said = c.slots - pi * c.leaves.sum() - mu @ c.net
+            assert said == pytest.approx(alone, abs=1e-9)
+            assert sorted(t.vms[j][0] for j in c.leave_at) == sorted(
+                k for k in range(len(m.classes)) for _ in range(int(c.leaves[k]))
+            )
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(exotic=True), st.sampled_from([1, 3, 8]))
+def test_types_priced_one_by_one_give_the_same_bound(p: VmRescheduling, cap: int) -> None:
+    # host types with more leave sets than the batch takes are priced alone
+    state = RescheduleState.from_problem(p)
+    batched = config_bound(state, p.migration_limit)
+    if batched is None:
+        return
+    with mock.patch("optsched.solvers.reschedule.config_price.SETS_PER_TYPE", cap):
+        mixed = config_bound(state, p.migration_limit)
+    assert mixed is not None
+    assert (mixed.slots, mixed.frag, mixed.converged) == (
+        batched.slots,
+        batched.frag,
+        batched.converged,
+    )
 
 
 def test_a_wrap_with_nowhere_to_land_is_not_counted() -> None:
