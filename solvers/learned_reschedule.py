@@ -227,7 +227,7 @@ def _priced(
     configuration_plan`); (None, None) where the bound does not apply."""
     best = min(s.frag_sum for s, _ in found) if found else None
     bound = config_bound(origin, limit, deadline - MIN_MIP_S, best)
-    if bound is None or (best is not None and best <= bound.frag):
+    if bound is None or (best is not None and bound.proves(best)):
         return bound, None
     states = [s for s, _ in found]
     return bound, configuration_plan(origin, bound, limit, deadline, also=states)
@@ -372,7 +372,7 @@ class LearnedReschedule:
         status, lower = Status.FEASIBLE, None
         if bound is not None and chosen is not None and chosen.free_sum > 0:
             lower = bound.frag / chosen.free_sum  # the configuration bound's T is constant
-            if chosen.frag_sum <= bound.frag:
+            if bound.proves(chosen.frag_sum):
                 status = Status.OPTIMAL
         return SolveResult(
             status,

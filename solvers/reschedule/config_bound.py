@@ -134,6 +134,11 @@ class ConfigBound:
     def columns(self) -> int:
         return len(self.master.columns)
 
+    def proves(self, frag: int) -> bool:
+        """Whether a plan with remainder ``frag`` meets the bound (is then
+        optimal: where the bound applies, every plan has the same free CPU)."""
+        return frag <= self.frag
+
 
 def applies(state: RescheduleState) -> bool:
     """Whether the bound is valid for ``state``'s problem: the wrap bound's

@@ -31,7 +31,7 @@ set-up of about 0.05 s; the whole bound went from 0.8-1.4 s to 0.25-0.3 s.
 
 from __future__ import annotations
 
-from collections import Counter
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -235,7 +235,10 @@ def price_one(
     return float(total[e]), column(i, t, arr, _leaving(t, took, *out), out, z, f, classes)
 
 
-def _groups(t: HostType) -> list[tuple[tuple[int, int, int], list[int]]]:
+Groups = list[tuple[tuple[int, int, int], list[int]]]
+
+
+def _groups(t: HostType) -> Groups:
     """The type's VMs alike (class, CPU freed per unit) and their positions."""
     at: dict[tuple[int, int, int], list[int]] = {}
     for j, v in enumerate(t.vms):
@@ -243,41 +246,43 @@ def _groups(t: HostType) -> list[tuple[tuple[int, int, int], list[int]]]:
     return sorted(at.items())
 
 
-def leave_sets(t: HostType) -> int:
-    """How many leave sets (a count per group of alike VMs) the type has."""
-    n = 1
-    for k in Counter(t.vms).values():
-        n *= k + 1
-    return n
+def _shape(groups: Groups) -> list[int]:
+    """How many of each group may leave, plus one: a type's leave sets are
+    the cells of an array of this shape."""
+    return [len(p) + 1 for _, p in groups]
 
 
-def _counts(groups: list[tuple[tuple[int, int, int], list[int]]]) -> np.ndarray:
+def _counts(groups: Groups) -> np.ndarray:
     """Every leave set of a type: how many of each group leave (one row each)."""
     if not groups:
         return np.zeros((1, 0), dtype=np.int64)
-    return np.indices([len(p) + 1 for _, p in groups]).reshape(len(groups), -1).T
+    return np.indices(_shape(groups)).reshape(len(groups), -1).T
 
 
 class LeaveSets:
-    """The leave sets of the host types ``batched`` (indices into ``types``),
-    enumerated once and priced together (module docstring); ``key`` is each
-    batched type's arrivals table."""
+    """The leave sets of some host types, enumerated once and priced together
+    (module docstring): per type its ``groups`` of alike VMs, its ``free``
+    CPU per unit and its arrivals table ``key``."""
 
     def __init__(
-        self, types: list[HostType], batched: list[int], key: np.ndarray, n_classes: int, size: int
+        self,
+        groups: list[Groups],
+        free: list[tuple[int, ...]],
+        key: np.ndarray,
+        n_classes: int,
+        size: int,
     ):
-        self.types, self.batched = types, batched
-        self.groups = [_groups(types[i]) for i in batched]
+        self.groups = groups
         owner, freed, rows, cols, data, local = [], [], [], [], [], []
         offset = 0
-        for b, groups in enumerate(self.groups):
-            counts = _counts(groups)
+        for b, alike in enumerate(groups):
+            counts = _counts(alike)
             n = len(counts)
-            d = np.array([g[1:] for g, _ in groups], dtype=np.int64).reshape(-1, 2)
+            d = np.array([g[1:] for g, _ in alike], dtype=np.int64).reshape(-1, 2)
             freed.append(counts @ d)
             r, g = np.nonzero(counts)
             rows.append(r + offset)
-            cols.append(np.array([c for (c, *_), _ in groups], dtype=np.int64)[g])
+            cols.append(np.array([c for (c, *_), _ in alike], dtype=np.int64)[g])
             data.append(counts[r, g].astype(float))
             owner.append(np.full(n, b, dtype=np.int64))
             local.append(np.arange(n))
@@ -301,12 +306,12 @@ class LeaveSets:
         self.type_starts = np.flatnonzero(
             np.r_[True, self.state_owner[1:] != self.state_owner[:-1]]
         )
-        free = np.array([(list(types[i].free) + [0])[:2] for i in batched], dtype=np.int64)
         # free CPU per unit after the leaves (a one-unit host reads h[y0, 0])
-        self.y = free[self.state_owner] + self.state_l
+        units = np.array([(list(u) + [0])[:2] for u in free], dtype=np.int64)
+        self.y = units[self.state_owner] + self.state_l
         self.state_key = key[self.state_owner]
         self.set_state = np.repeat(np.arange(len(state)), np.diff(np.r_[self.set_starts, offset]))
-        self.shape = [[len(p) + 1 for _, p in groups] for groups in self.groups]
+        self.shape = [_shape(g) for g in groups]
         self.worth = np.zeros(0)
         self.state_of = np.zeros(0, dtype=np.int64)  # per batched type, its best state
         self.set_of = np.zeros(0, dtype=np.int64)  # per state, its best leave set
@@ -360,7 +365,8 @@ class Pricing:
             dtype=np.int64,
         )
         self.keys = list(keys)
-        sets = [leave_sets(t) for t in types]
+        groups = [_groups(t) for t in types]
+        sets = [math.prod(_shape(g)) for g in groups]
         batched: list[int] = []
         room = SETS_IN_ALL
         for i in sorted(range(len(types)), key=sets.__getitem__):
@@ -371,7 +377,13 @@ class Pricing:
         self.batched = np.array(batched, dtype=np.int64)
         self.one_by_one = sorted(set(range(len(types))) - set(batched))
         self.batch = (
-            LeaveSets(types, batched, self.key[batched], len(classes), self.size)
+            LeaveSets(
+                [groups[i] for i in batched],
+                [types[i].free for i in batched],
+                self.key[batched],
+                len(classes),
+                self.size,
+            )
             if batched
             else None
         )
