@@ -23,7 +23,13 @@ DEADLINE_MARGIN_S = 0.005
 DEADLINE_MARGIN_SHARE = 0.05
 # Solves admitted (queued or running) per worker thread; a small request takes
 # about a millisecond, so 32 queued per worker wait tens of milliseconds, and a
-# longer queue would only turn into missed deadlines.
+# longer queue would only turn into missed deadlines. With several serving
+# processes each admits what the whole server would (32 per worker thread of
+# all the processes): the kernel hands connections to the processes by a hash
+# (SO_REUSEPORT), and one process may get most of them (over 30 trials of 8
+# connections on 2 processes, 7 or 8 on one process in 4), so a per-process
+# cap refused requests the server had the threads for (64 clients of 1 s
+# CP-SAT requests on 2 processes: 105 of 200 refused, none with 1 process).
 QUEUE_PER_WORKER = 32
 # Nodes and items a server keeps decoded: a 5,000-node cluster's nodes and
 # running pods of the size the limits allow, at a few KB each at most.
@@ -66,7 +72,7 @@ class ServerConfig:
     # replicas (see optsched.api.replicas); more than one for many small
     # requests, which are CPU-bound Python.
     processes: int = 1
-    max_concurrent: int = 0  # 0: QUEUE_PER_WORKER * workers
+    max_concurrent: int = 0  # per process; 0: QUEUE_PER_WORKER * workers * processes
     # decoded nodes and items kept across requests (optsched.api.decode_cache); 0: none
     decode_cache: int = DECODE_CACHE_ENTRIES
     default_budget_s: float = DEFAULT_BUDGET_S
@@ -106,7 +112,7 @@ class ServerConfig:
 
     @property
     def cap(self) -> int:
-        return self.max_concurrent or QUEUE_PER_WORKER * self.workers
+        return self.max_concurrent or QUEUE_PER_WORKER * self.workers * self.processes
 
     def margin(self, remaining_s: float) -> float:
         return self.margin_s + self.margin_share * remaining_s

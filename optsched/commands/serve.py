@@ -43,7 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="decoded nodes and items kept across requests, by their bytes (0: none)",
     )
     p.add_argument(
-        "--max-concurrent", type=int, default=0, help="solves admitted at once (0: 32 per worker)"
+        "--max-concurrent",
+        type=int,
+        default=0,
+        help="solves admitted at once per process (0: 32 per worker thread of all processes)",
     )
     p.add_argument(
         "--default-budget",

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optsched.api.config import ServerConfig
+from optsched.api.config import QUEUE_PER_WORKER, ServerConfig
 from optsched.api.errors import DeadlineExceeded
 from optsched.api.metrics import Metrics
 from optsched.api.solving import MIN_SHARE_S, SolveService, shared_budget
@@ -77,3 +77,12 @@ def test_service_shares_with_the_requests_that_wait_and_counts_it() -> None:
         assert service.effective_budget(5.0, None) == pytest.approx(1.0 / 3, abs=0.05)
     finally:
         service.shutdown()
+
+
+def test_each_process_admits_what_the_whole_server_has_threads_for() -> None:
+    # the kernel may hand one process most connections, so its cap counts
+    # every process's worker threads
+    assert ServerConfig(workers=2).cap == QUEUE_PER_WORKER * 2
+    assert ServerConfig(workers=1, processes=2).cap == QUEUE_PER_WORKER * 2
+    assert ServerConfig(workers=3, processes=4).cap == QUEUE_PER_WORKER * 12
+    assert ServerConfig(workers=1, processes=2, max_concurrent=5).cap == 5
