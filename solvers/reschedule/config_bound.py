@@ -95,9 +95,12 @@ from optsched.solvers.reschedule.config_price import ClassKey, Column, HostType,
 from optsched.solvers.reschedule.state import RescheduleState
 from optsched.solvers.reschedule.wrap_bound import applies as wrap_applies
 
-__all__ = ["ClassKey", "Column", "ConfigBound", "HostType", "Master", "config_bound"]
+__all__ = ["ClassKey", "Column", "ConfigBound", "HostType", "Master", "Prices", "config_bound"]
 
 EPS = 1e-6  # rounding slack: only ever weakens the bound (floor(L + EPS))
+# slack of Prices.can_reach: keeps columns within it of the cut (never drops one
+# that floating point put just past it)
+REACH_TOL = 1e-6
 PRICE_TOL = 1e-9  # a configuration enters the master when it gains more
 MAX_ROUNDS = 200
 
@@ -115,6 +118,36 @@ class Master:
     columns: list[Column]
 
 
+@dataclass(frozen=True)
+class Prices:
+    """The prices ``(pi, mu)`` of the pricing round that gave the bound, each
+    host type's worth at them (its best configuration's ``slots - pi *
+    leaves - mu . net``) and the Lagrangian value ``L`` they give."""
+
+    pi: float
+    mu: np.ndarray
+    worth: np.ndarray
+    lagrangian: float
+
+    def can_reach(self, columns: list[Column], slots: int) -> np.ndarray:
+        """Which of ``columns`` may be part of a choice (one configuration per
+        host, balanced, within the migration limit) with at least ``slots``:
+        a choice that gives a host of type ``t`` configuration ``c`` has at
+        most ``L - (worth[t] - value(c))`` (the same Lagrangian argument as
+        the bound, with that host's maximum replaced by ``value(c)``), so a
+        column whose shortfall from its type's best exceeds ``L - slots``
+        is in no such choice (Lagrangian reduced-cost fixing)."""
+        if not columns:
+            return np.zeros(0, dtype=bool)
+        types = np.array([c.type for c in columns])
+        value = (
+            np.array([float(c.slots) for c in columns])
+            - self.pi * np.array([c.leaves.sum() for c in columns])
+            - np.array([c.net for c in columns]) @ self.mu
+        )
+        return self.lagrangian - (self.worth[types] - value) >= slots - REACH_TOL
+
+
 @dataclass
 class ConfigBound:
     """``slots``: an upper bound on ``Q`` (whole fragments over counted
@@ -129,6 +162,7 @@ class ConfigBound:
     seconds: float
     master: Master
     lp: float = float("nan")  # the last master LP value
+    prices: Prices | None = None  # of the round that gave the bound
 
     @property
     def columns(self) -> int:
@@ -225,6 +259,7 @@ def config_bound(
     target_slots = None if target_frag is None else (total - target_frag) // f
     pi, mu, sigma = 0.0, np.zeros(n_classes), None
     bound, lp, rounds, converged = np.inf, float("nan"), 0, False
+    prices: Prices | None = None
     while rounds < MAX_ROUNDS:
         rounds += 1
         worth = pricing.round(mu, pi)
@@ -232,7 +267,8 @@ def config_bound(
         # every type's best configuration in the first round, then those that gain
         better = range(len(worth)) if sigma is None else np.flatnonzero(worth > sigma + PRICE_TOL)
         master.columns += [pricing.column(int(i)) for i in better]
-        bound = min(bound, lagrangian)
+        if lagrangian < bound:
+            bound, prices = lagrangian, Prices(pi, mu, worth, lagrangian)
         rounded = int(np.floor(bound + EPS))
         if len(better) == 0:
             converged = True
@@ -258,6 +294,7 @@ def config_bound(
         seconds=time.monotonic() - started,
         master=master,
         lp=lp,
+        prices=prices,
     )
 
 

@@ -10,14 +10,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reschedule_cases import brute_force, instances, node, problem, snapshot, vm
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from optsched.budget import Budget
 from optsched.problems.cluster import VmRescheduling
 from optsched.registry import create
 from optsched.results import SolveResult, Status
 from optsched.solvers.reschedule.bound import remainder_bound
-from optsched.solvers.reschedule.config_bound import applies, config_bound, host_master
-from optsched.solvers.reschedule.config_plan import configuration_plan, recombine
+from optsched.solvers.reschedule.config_bound import (
+    applies,
+    config_bound,
+    host_master,
+    master_rows,
+)
+from optsched.solvers.reschedule.config_plan import (
+    _integer_master,
+    configuration_plan,
+    plan_columns,
+    recombine,
+)
 from optsched.solvers.reschedule.config_price import Pricing, price_one
 from optsched.solvers.reschedule.pairs import improve
 from optsched.solvers.reschedule.state import RescheduleState
@@ -65,12 +76,52 @@ def test_configuration_plans_validate(p: VmRescheduling) -> None:
     improve(local, p.migration_limit, time.monotonic() + 30)
     for also in ((), (local,)):  # alone, and with the local search's hosts
         planned = configuration_plan(state, cb, p.migration_limit, time.monotonic() + 30, also)
-        assert planned is not None
+        if planned is None:
+            # with a plan given, only a better one is sought: there is none
+            # among the columns (the master over all of them, unfixed)
+            assert also
+            columns = cb.master.columns + plan_columns(state, cb.master, local)
+            chosen = _integer_master(cb.master, columns, p.migration_limit, time.monotonic() + 30)
+            assert chosen is not None
+            slots = sum(columns[j].slots * n for j, n in chosen.items())
+            assert state.free_sum - p.fragment_cores * slots >= local.frag_sum
+            continue
         report = validate(p, SolveResult(Status.FEASIBLE, "config", plan=planned.plan()))
         assert report.ok, report.summary()
         assert report.objective == pytest.approx(planned.fragment_rate())
         assert len(planned.actions) <= p.migration_limit
         assert planned.frag_sum >= cb.frag  # never below the bound
+
+
+@settings(max_examples=40, deadline=None)
+@given(instances(exotic=True))
+def test_columns_cut_by_the_prices_are_in_no_better_choice(p: VmRescheduling) -> None:
+    """Lagrangian reduced-cost fixing (``Prices.can_reach``): with a column
+    forced into the integer master, the master's best is never above what the
+    prices allow that column, so a column cut at ``slots`` is in no choice
+    with that many."""
+    state = RescheduleState.from_problem(p)
+    cb = config_bound(state, p.migration_limit)
+    if cb is None or cb.prices is None:
+        return
+    m = cb.master
+    counts = [len(h) for h in m.hosts]
+    a, lower, upper = master_rows(m.columns, counts, len(m.classes), p.migration_limit)
+    cost = -np.array([float(c.slots) for c in m.columns])
+    for j, col in enumerate(m.columns):
+        forced = np.zeros(len(m.columns))
+        forced[j] = 1.0
+        res = milp(
+            cost,
+            constraints=LinearConstraint(a, lower, upper),
+            integrality=np.ones(len(m.columns)),
+            bounds=Bounds(forced, np.inf),
+        )
+        if res.x is None:
+            continue  # no choice has it
+        best = int(round(-res.fun))
+        assert cb.prices.can_reach([col], best)[0]
+        assert best <= cb.slots
 
 
 @settings(max_examples=100, deadline=None)
