@@ -193,7 +193,8 @@ def replica_main(
 async def _serve(
     config: ServerConfig, port: int, primary: str, socket: str, ready: Connection
 ) -> None:
-    from optsched.api.server import Server, settle_heap  # the server module imports this one
+    from optsched.api.server import Server  # the server module imports this one
+    from optsched.heap import settle_heap
 
     server = Server(replace(config, port=port, http_port=None), primary=primary)
     await server.start()

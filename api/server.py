@@ -12,7 +12,6 @@ keep-alive (kube-scheduler reuses connections) and a request size limit.
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib
 import logging
 import shutil
@@ -37,6 +36,7 @@ from optsched.api.jobs.store import JobStore
 from optsched.api.metrics import Metrics, merged_exposition
 from optsched.api.replicas import Replicas
 from optsched.api.solving import SolveService
+from optsched.heap import settle_heap
 from optsched.portfolio import Portfolio
 
 log = logging.getLogger(__name__)
@@ -162,27 +162,6 @@ class Server:
         else:
             await self.forwarder.close()
         self.solving.shutdown()
-
-
-# Allocations between two young-generation collections (CPython's default is 700).
-GC_YOUNG_THRESHOLD = 10_000
-
-
-def settle_heap() -> None:
-    """Tune the cyclic garbage collector for serving, once a serving process
-    has started: what start-up loaded (the solvers' modules, torch and the
-    learned policy: ~385,000 tracked objects) moves to the permanent
-    generation, which collections never traverse again, and the young
-    generation is collected every 10,000 allocations instead of every 700.
-
-    A small request allocates a few thousand objects and leaves no cycles
-    behind, and with the defaults the collector took ~150 us of its ~660 us
-    in-process path (measured with gc callbacks and A/B runs; this tuning:
-    ~515 us, the same as with the collector off). Cycles are still
-    collected, only less often."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> None:

@@ -34,6 +34,7 @@ from typing import Any
 from optsched import names
 from optsched.budget import Budget
 from optsched.guardrail import GuardRail
+from optsched.heap import settle_heap
 from optsched.latency import LatencyModel, load_models
 from optsched.problems.base import ProblemKind
 from optsched.registry import Registry, load_builtin
@@ -260,7 +261,10 @@ def run(
     process), with ``portfolio`` or a fresh one over the built-in solvers.
     The solvers that may answer load their models first, outside ``budget``
     (as the service does once at start-up): a cold learned policy would
-    otherwise spend seconds of it importing its framework."""
+    otherwise spend seconds of it importing its framework. Then, as the
+    service does, what is loaded leaves the garbage collector's full
+    collections (:func:`optsched.heap.settle_heap`)."""
     portfolio = portfolio or Portfolio()
     portfolio.warm_up(problem.kind, solver)
+    settle_heap()
     return portfolio.run(problem, Budget(budget.seconds), solver)

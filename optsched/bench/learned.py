@@ -38,6 +38,7 @@ from typing import Any
 from optsched import names
 from optsched.bench.report import format_table, plot_path, write_json
 from optsched.budget import Budget
+from optsched.heap import settle_heap
 from optsched.problems import VmRescheduling
 from optsched.registry import load_builtin
 from optsched.results import SolveResult
@@ -310,18 +311,22 @@ def _training(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     return out
 
 
-def _warm_up(args: argparse.Namespace) -> None:
-    """Import torch and load the policies before anything is timed."""
+def _warm_up(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """Import torch, load the policies and the instances before anything is
+    timed, then settle the heap as the service and the CLI do
+    (:func:`optsched.heap.settle_heap`); the instances."""
     from optsched.solvers.learned_reschedule import LearnedReschedule
 
     LearnedReschedule(checkpoint=args.checkpoint).warm_up()
+    instances = _instances(args)
+    settle_heap()
+    return instances
 
 
 def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
-    _warm_up(args)
     rows: list[dict[str, Any]] = []
-    for inst, snap in _instances(args):
+    for inst, snap in _warm_up(args):
         for limit in args.limits:
             cell = _cell(args, inst, snap, limit)
             rows += cell

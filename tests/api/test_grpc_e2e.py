@@ -241,7 +241,8 @@ def test_settle_heap_freezes_start_up_objects_and_collects_less_often(tmp_path: 
 
     code = (
         "import gc\n"
-        "from optsched.api.server import GC_YOUNG_THRESHOLD, settle_heap\n"
+        "import optsched.api.server  # what a server loads at start-up\n"
+        "from optsched.heap import GC_YOUNG_THRESHOLD, settle_heap\n"
         "before = gc.get_threshold()\n"
         "settle_heap()\n"
         "after = gc.get_threshold()\n"
