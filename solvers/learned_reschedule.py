@@ -224,12 +224,13 @@ def _priced(
     ``deadline`` or once it proves the best plan in ``found``, and where it
     does not prove it, the integer master over the priced configurations and
     the host configurations of ``found`` (:func:`.config_plan.
-    configuration_plan`); (None, None) where the bound does not apply."""
-    best = min(s.frag_sum for s, _ in found) if found else None
-    bound = config_bound(origin, limit, deadline - MIN_MIP_S, best)
-    if bound is None or (best is not None and bound.proves(best)):
-        return bound, None
+    configuration_plan`, which seeks only a plan better than those of
+    ``found``); (None, None) where the bound does not apply."""
     states = [s for s, _ in found]
+    best = min((s.frag_sum for s in states), default=None)
+    bound = config_bound(origin, limit, deadline - MIN_MIP_S, best)
+    if bound is None:
+        return None, None
     return bound, configuration_plan(origin, bound, limit, deadline, also=states)
 
 

@@ -311,10 +311,10 @@ def _training(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     return out
 
 
-def _warm_up(args: argparse.Namespace) -> list[tuple[str, Any]]:
-    """Import torch, load the policies and the instances before anything is
-    timed, then settle the heap as the service and the CLI do
-    (:func:`optsched.heap.settle_heap`); the instances."""
+def _loaded(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """The instances, loaded with torch and the policies before anything is
+    timed; then the heap is settled as the service and the CLI do
+    (:func:`optsched.heap.settle_heap`)."""
     from optsched.solvers.learned_reschedule import LearnedReschedule
 
     LearnedReschedule(checkpoint=args.checkpoint).warm_up()
@@ -326,7 +326,7 @@ def _warm_up(args: argparse.Namespace) -> list[tuple[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     rows: list[dict[str, Any]] = []
-    for inst, snap in _warm_up(args):
+    for inst, snap in _loaded(args):
         for limit in args.limits:
             cell = _cell(args, inst, snap, limit)
             rows += cell

@@ -85,14 +85,13 @@ def configuration_plan(
     instead of 0.035 / 0.072 s; on generated instances where the migration
     limit does not bind (its price 0) most columns are as good as their
     type's best at the prices, and few are cut."""
+    best = min((final.frag_sum for final in also), default=None)
+    if best is not None and bound.proves(best):
+        return None
     m = bound.master
     columns = m.columns + [col for final in also for col in plan_columns(state, m, final)]
-    if also and bound.prices is not None:
-        f = state.problem.fragment_cores
-        best = min(final.frag_sum for final in also)
-        if bound.proves(best):
-            return None
-        need = (state.free_sum - best) // f + 1  # slots of a better plan
+    if best is not None and bound.prices is not None:
+        need = (state.free_sum - best) // state.problem.fragment_cores + 1  # a better plan's slots
         keep = bound.prices.can_reach(columns, need)
         if len({columns[j].type for j in np.flatnonzero(keep)}) < len(m.types):
             return None
